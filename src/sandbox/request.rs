@@ -1,0 +1,36 @@
+//! What the caller asks of one run.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::container::dirmode::DirModes;
+use crate::limits::Limits;
+
+/// One command to run in a container, with its limits and where its output goes.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// Name used in messages and as part of the cgroup name.
+    pub run_id: String,
+    /// The command and its arguments; the program is looked up in the container's `PATH`.
+    pub command: Vec<OsString>,
+    /// The whole environment of the tool.
+    pub env: Vec<(OsString, OsString)>,
+    /// Working directory inside the container, absolute.
+    pub workdir: PathBuf,
+    /// File for the tool's standard input; `/dev/null` when `None`.
+    pub stdin: Option<PathBuf>,
+    pub limits: Limits,
+    pub dirs: DirModes,
+    /// Whether the run may use the host's network; otherwise it sees only loopback.
+    pub network: bool,
+    /// Glob patterns of result files, relative to `workdir` or absolute.
+    pub result_patterns: Vec<String>,
+    /// Where result files are copied; nothing is collected when `None`.
+    pub result_dir: Option<PathBuf>,
+    /// Where the tool's standard output and error go, after a header naming the command.
+    pub log_path: PathBuf,
+    /// CPUs the run may use; all CPUs of cellrun's own cpuset when `None`.
+    pub cpus: Option<Vec<usize>>,
+    /// Memory nodes the run may use; all of cellrun's when `None`.
+    pub memory_nodes: Option<Vec<usize>>,
+}

@@ -64,6 +64,11 @@ pub struct RunCgroup {
 }
 
 impl RunCgroup {
+    /// The `cgroup.procs` file of the run's cgroup in every hierarchy; a process joins the
+    /// cgroup by writing `0` to each.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.paths.iter().map(|path| path.join("cgroup.procs")).collect()
+    }
     pub fn add_process(&self, _pid: i32) -> Result<(), CgroupError> {
         Err(CgroupError::Unavailable)
     }

@@ -1,5 +1,7 @@
 //! The command line: one subcommand per file, each with its options and its entry point.
 
+pub mod exec;
+
 use clap::{Parser, Subcommand};
 
 /// Run benchmark campaigns in isolated, measured Linux containers.
@@ -11,9 +13,21 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run one command in a container with limits and print its measurements, like `runexec`.
+    Exec(exec::ExecArgs),
+}
 
 /// Runs the subcommand and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
-    match cli.command {}
+    match cli.command {
+        Command::Exec(args) => exec::main(args),
+    }
+}
+
+/// Sends log messages to stderr; `CELLRUN_LOG` sets the filter (default: `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CELLRUN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -1,0 +1,75 @@
+//! The messages between the supervisor (a thread of cellrun) and its container.
+//!
+//! Processes, in order of creation:
+//! 1. The supervisor spawns `cellrun __container-init` (the *helper*) with three pipes:
+//!    stdin carries one JSON line, the [`InitConfig`]; stdout carries [`Message`] lines back;
+//!    stderr is the tool's output pipe, which the supervisor reads and stores.
+//! 2. The helper reads the configuration. Being a fresh single-threaded process, it may fork
+//!    freely: it unshares the namespaces, forks the *init* (PID 1 of the new PID namespace),
+//!    reports the init's host PID and waits for it.
+//! 3. The init mounts the container and forks the tool, which joins the run's cgroup before
+//!    it executes the tool program. The helper and the init stay outside that cgroup, so a
+//!    tiny memory limit cannot make the kernel kill them and their work is not measured.
+//!    The init reaps every process of the run and collects result files once all are gone.
+//!
+//! The supervisor controls the init by signals to its host PID: SIGUSR1 sends SIGTERM to every
+//! process of the run (soft CPU-time limit), SIGUSR2 kills them all. When the init ends, the
+//! kernel kills whatever is left in its PID namespace.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::steps::MountPlan;
+use crate::sandbox::{ExitStatus, SkippedFile};
+
+/// Signal from the supervisor: send SIGTERM to every process of the run.
+pub const SIGNAL_TERMINATE_RUN: nix::sys::signal::Signal = nix::sys::signal::Signal::SIGUSR1;
+/// Signal from the supervisor: kill every process of the run.
+pub const SIGNAL_KILL_RUN: nix::sys::signal::Signal = nix::sys::signal::Signal::SIGUSR2;
+
+/// The argument that makes cellrun act as the container helper.
+pub const HELPER_ARGUMENT: &str = "__container-init";
+
+/// Everything the container needs, sent by the supervisor as one JSON line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitConfig {
+    pub command: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub workdir: PathBuf,
+    pub stdin: Option<PathBuf>,
+    pub plan: MountPlan,
+    /// Size of the run's tmpfs; its contents are charged to the run's memory anyway.
+    pub tmpfs_size: Option<u64>,
+    pub network: bool,
+    pub hostname: String,
+    pub result_patterns: Vec<String>,
+    pub result_dir: Option<PathBuf>,
+    /// The `cgroup.procs` files of the run's cgroup, one per hierarchy, that the tool joins.
+    pub cgroup_procs: Vec<PathBuf>,
+}
+
+/// A report from the helper or the init, one JSON line each.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// The init's PID as the supervisor sees it.
+    InitPid(i32),
+    /// The container could not be set up or the tool could not be started.
+    SetupFailed(String),
+    /// The tool was started at this `CLOCK_MONOTONIC` time in nanoseconds.
+    ToolStarted(u64),
+    /// The tool's main process ended at this time.
+    ToolExited { at_nanos: u64, status: ExitStatus },
+    /// Every process is gone and the result files are copied.
+    Collected { result_files: Vec<PathBuf>, skipped: Vec<SkippedFile> },
+}
+
+/// Writes one message to the supervisor. A failed write means the supervisor is gone, and
+/// then nobody is left to tell.
+pub fn send(message: &Message) {
+    let mut line = serde_json::to_vec(message).unwrap_or_default();
+    line.push(b'\n');
+    let _ = std::io::stdout().lock().write_all(&line);
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Tells whether privileged tests can run. When they cannot, prints a loud note; with
+/// `CELLRUN_REQUIRE_PRIVILEGED=1` (as CI sets it) it fails the test instead of skipping.
+pub fn require_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("CELLRUN_REQUIRE_PRIVILEGED").is_ok_and(|value| value == "1") {
+        panic!("this test needs root and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it");
+    }
+    eprintln!("SKIPPED: this test needs root to create containers; run the suite as root");
+    false
+}
+
+/// A fresh directory for one test on the host disk. Not below /tmp, which containers hide
+/// by default.
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The cellrun binary under test.
+pub fn cellrun() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cellrun"))
+}
+
+/// Runs `cellrun exec --json` with `options` and `command` in `dir`; returns the parsed
+/// outcome, the exit status and the stored output (without its header).
+pub fn exec(dir: &Path, options: &[&str], command: &[&str]) -> Exec {
+    let output = cellrun()
+        .current_dir(dir)
+        .arg("exec")
+        .arg("--json")
+        .args(options)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("cellrun runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let outcome: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|error| {
+        panic!("no JSON outcome ({error}); stdout: {stdout}; stderr: {}", String::from_utf8_lossy(&output.stderr))
+    });
+    let log_path = dir.join("output.log");
+    let log = std::fs::read(&log_path).unwrap_or_default();
+    let log = String::from_utf8_lossy(&log).into_owned();
+    let body = match log.find("\n\n") {
+        Some(index) => log[index + 2..].to_string(),
+        None => log.clone(),
+    };
+    Exec { outcome, status: output.status.code(), stderr: String::from_utf8_lossy(&output.stderr).into_owned(), output: body }
+}
+
+/// The result of one `cellrun exec`.
+pub struct Exec {
+    pub outcome: serde_json::Value,
+    pub status: Option<i32>,
+    pub stderr: String,
+    pub output: String,
+}
+
+impl Exec {
+    pub fn exit_code(&self) -> Option<i64> {
+        self.outcome["exit"]["exited"].as_i64()
+    }
+
+    pub fn signal(&self) -> Option<i64> {
+        self.outcome["exit"]["signaled"].as_i64()
+    }
+
+    pub fn termination(&self) -> Option<&str> {
+        self.outcome["termination"].as_str()
+    }
+
+    pub fn cputime(&self) -> f64 {
+        duration_seconds(&self.outcome["cputime"])
+    }
+
+    pub fn walltime(&self) -> f64 {
+        duration_seconds(&self.outcome["walltime"])
+    }
+
+    pub fn memory(&self) -> u64 {
+        self.outcome["memory_peak"].as_u64().unwrap_or(0)
+    }
+}
+
+fn duration_seconds(value: &serde_json::Value) -> f64 {
+    value["secs"].as_f64().unwrap_or(0.0) + value["nanos"].as_f64().unwrap_or(0.0) / 1e9
+}
+
+/// Lists cellrun's leftover cgroups, scratch directories and mounts on the host.
+pub fn leftovers() -> Vec<String> {
+    let mut found = Vec::new();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines().filter(|line| line.contains(".cellrun-scratch")) {
+        found.push(format!("mount: {line}"));
+    }
+    found
+}

@@ -4,11 +4,23 @@
 //! and cgroup v2 (one unified hierarchy). cellrun creates one cgroup per run below a cgroup
 //! of its own, `cellrun-<pid>`, placed under the cgroup cellrun was started in, so that it
 //! respects the limits of its parent (a SLURM job, a systemd scope, a CI container).
+//!
+//! Every limit write is checked: a run never starts in a cgroup whose limit the kernel
+//! rejected. Each run gets a fresh cgroup, so no value carries over from an earlier run.
+
+mod detect;
+mod error;
+mod fs;
+mod kill;
+mod names;
+mod parse;
+mod sweep;
+mod v1;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use thiserror::Error;
+pub use error::CgroupError;
 
 /// The cgroup version in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -17,50 +29,160 @@ pub enum Version {
     V2,
 }
 
-/// A cgroup operation that failed, with the file and the fix.
-#[derive(Debug, Error)]
-pub enum CgroupError {
-    #[error("cgroup support is not finished")]
-    Unavailable,
-}
-
 /// What a run's cgroup is set up with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunCgroupSettings {
+    /// Limit of memory plus swap in bytes; unlimited when `None`.
     pub memory_limit: Option<u64>,
+    /// CPUs of the run's cpuset; those of cellrun's own cgroup when `None`.
     pub cpus: Option<Vec<usize>>,
+    /// Memory nodes of the run's cpuset; those of cellrun's own cgroup when `None`.
     pub memory_nodes: Option<Vec<usize>>,
+    /// Maximum number of processes and threads; unlimited when `None`.
     pub pids_max: Option<u64>,
 }
 
-/// The cgroup hierarchy cellrun runs in, detected at start.
-pub struct Cgroups {}
+/// The limits a run uses, hence the controllers it needs besides CPU-time accounting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub memory: bool,
+    /// A cpuset: CPUs or memory nodes.
+    pub cpus: bool,
+    pub pids: bool,
+}
 
-impl Cgroups {
-    pub fn detect() -> Result<Cgroups, CgroupError> {
-        Err(CgroupError::Unavailable)
-    }
-
-    pub fn version(&self) -> Version {
-        Version::V1
-    }
-
-    pub fn create_run(&self, _name: &str, _settings: &RunCgroupSettings) -> Result<RunCgroup, CgroupError> {
-        Err(CgroupError::Unavailable)
-    }
-
-    pub fn available_cpus(&self) -> Vec<usize> {
-        Vec::new()
-    }
-
-    pub fn available_memory_nodes(&self) -> Vec<usize> {
-        Vec::new()
+impl Needs {
+    pub fn of(settings: &RunCgroupSettings) -> Needs {
+        Needs {
+            memory: settings.memory_limit.is_some(),
+            cpus: settings.cpus.is_some() || settings.memory_nodes.is_some(),
+            pids: settings.pids_max.is_some(),
+        }
     }
 }
 
-/// The cgroup of one run.
+/// The cgroup hierarchy cellrun runs in, detected at start.
+#[derive(Debug)]
+pub struct Cgroups {
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    V1(v1::V1Cgroups),
+}
+
+impl Cgroups {
+    /// Detects the cgroup version and cellrun's own cgroup from `/proc/self/mountinfo` and
+    /// `/proc/self/cgroup`. A hybrid system with v1 controllers mounted counts as v1.
+    pub fn detect() -> Result<Cgroups, CgroupError> {
+        let backend = match detect::detect_self()? {
+            detect::Layout::V1(hierarchies) => Backend::V1(v1::V1Cgroups::new(hierarchies, detect::swap_active())),
+            detect::Layout::V2 { .. } => return Err(CgroupError::NoHierarchy),
+        };
+        Ok(Cgroups { backend })
+    }
+
+    pub fn version(&self) -> Version {
+        match self.backend {
+            Backend::V1(_) => Version::V1,
+        }
+    }
+
+    /// Checks that the controllers for `needs` are available and that cellrun may use them,
+    /// without creating anything; the error names the controller, the cgroup and the fix.
+    pub fn require(&self, needs: &Needs) -> Result<(), CgroupError> {
+        match &self.backend {
+            Backend::V1(v1) => v1.require(needs),
+        }
+    }
+
+    /// Creates the cgroup of one run with its limits set, below `cellrun-<pid>`, which is
+    /// created at the first call.
+    pub fn create_run(&self, name: &str, settings: &RunCgroupSettings) -> Result<RunCgroup, CgroupError> {
+        let inner = match &self.backend {
+            Backend::V1(v1) => RunBackend::V1(v1.create_run(name, settings)?),
+        };
+        Ok(RunCgroup { paths: inner.paths(), inner, removed: false })
+    }
+
+    /// Returns the CPUs of cellrun's cgroup (its effective cpuset), or of the machine when
+    /// no cpuset is available.
+    pub fn available_cpus(&self) -> Vec<usize> {
+        let from_cgroup = match &self.backend {
+            Backend::V1(v1) => v1.available_cpus(),
+        };
+        from_cgroup.unwrap_or_else(|| online_list("/sys/devices/system/cpu/online"))
+    }
+
+    /// Returns the memory nodes of cellrun's cgroup, or of the machine when no cpuset is
+    /// available.
+    pub fn available_memory_nodes(&self) -> Vec<usize> {
+        let from_cgroup = match &self.backend {
+            Backend::V1(v1) => v1.available_memory_nodes(),
+        };
+        from_cgroup.unwrap_or_else(|| online_list("/sys/devices/system/node/online"))
+    }
+
+    /// Returns the memory limit that applies to cellrun's own cgroup, the smallest over it
+    /// and its ancestors; `None` when unlimited or unknown.
+    pub fn own_memory_limit(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::V1(v1) => v1.own_memory_limit(),
+        }
+    }
+}
+
+impl Cgroups {
+    /// Removes the `cellrun-<pid>` cgroups of cellrun processes that no longer run, with
+    /// the cgroups below them, after killing the processes left in them. Returns the
+    /// removed directories.
+    pub fn sweep_stale(&self) -> Result<Vec<PathBuf>, CgroupError> {
+        match &self.backend {
+            Backend::V1(v1) => sweep::sweep(&v1.parent_containers(), |dir| std::fs::remove_dir(dir)),
+        }
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        match &self.backend {
+            Backend::V1(v1) => v1.remove_parent_best_effort(),
+        }
+    }
+}
+
+fn online_list(path: &str) -> Vec<usize> {
+    match fs::read_cpu_list(std::path::Path::new(path)) {
+        Ok(ids) => ids,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the machine's CPUs or memory nodes");
+            Vec::new()
+        }
+    }
+}
+
+/// The cgroup of one run. Dropping it without [`RunCgroup::remove`] removes it on a best-effort
+/// basis and logs a failure.
+#[derive(Debug)]
 pub struct RunCgroup {
+    /// The run's cgroup directories: one per hierarchy on v1, one on v2.
     pub paths: Vec<PathBuf>,
+    inner: RunBackend,
+    removed: bool,
+}
+
+#[derive(Debug)]
+enum RunBackend {
+    V1(v1::V1Run),
+}
+
+impl RunBackend {
+    fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            RunBackend::V1(run) => run.paths(),
+        }
+    }
 }
 
 impl RunCgroup {
@@ -69,25 +191,70 @@ impl RunCgroup {
     pub fn procs_files(&self) -> Vec<PathBuf> {
         self.paths.iter().map(|path| path.join("cgroup.procs")).collect()
     }
-    pub fn add_process(&self, _pid: i32) -> Result<(), CgroupError> {
-        Err(CgroupError::Unavailable)
+
+    /// Moves the process `pid` into the run's cgroup; its future children follow it.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        match &self.inner {
+            RunBackend::V1(run) => run.add_process(pid),
+        }
     }
+
+    /// Returns the user plus system CPU time of all processes that were ever in the cgroup.
     pub fn cpu_time(&self) -> Result<Duration, CgroupError> {
-        Err(CgroupError::Unavailable)
+        match &self.inner {
+            RunBackend::V1(run) => run.cpu_time(),
+        }
     }
+
+    /// Returns the CPU time per CPU id; v2 does not account it, so the list is empty there.
     pub fn cpu_time_per_cpu(&self) -> Result<Vec<(usize, Duration)>, CgroupError> {
-        Err(CgroupError::Unavailable)
+        match &self.inner {
+            RunBackend::V1(run) => run.cpu_time_per_cpu(),
+        }
     }
+
+    /// Returns the peak memory use in bytes, including swap where the kernel accounts it;
+    /// `None` when the kernel does not record a peak.
     pub fn memory_peak(&self) -> Result<Option<u64>, CgroupError> {
-        Err(CgroupError::Unavailable)
+        match &self.inner {
+            RunBackend::V1(run) => run.memory_peak(),
+        }
     }
+
+    /// Returns how many processes of the run the OOM killer killed.
     pub fn oom_kills(&self) -> Result<u64, CgroupError> {
-        Err(CgroupError::Unavailable)
+        match &self.inner {
+            RunBackend::V1(run) => run.oom_kills(),
+        }
     }
+
+    /// Kills every process in the cgroup and waits until it is empty, for at most one second.
     pub fn kill_all(&self) -> Result<(), CgroupError> {
-        Err(CgroupError::Unavailable)
+        match &self.inner {
+            RunBackend::V1(run) => run.kill_all(),
+        }
     }
-    pub fn remove(self) -> Result<(), CgroupError> {
-        Err(CgroupError::Unavailable)
+
+    /// Kills every process in the cgroup, then removes it in every hierarchy.
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        self.removed = true;
+        self.remove_now()
+    }
+
+    fn remove_now(&self) -> Result<(), CgroupError> {
+        match &self.inner {
+            RunBackend::V1(run) => run.remove(),
+        }
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        if let Err(error) = self.remove_now() {
+            tracing::warn!(%error, "failed to remove the cgroup of a run");
+        }
     }
 }

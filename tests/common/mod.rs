@@ -4,16 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Tells whether privileged tests can run. When they cannot, prints a loud note; with
-/// `CELLRUN_REQUIRE_PRIVILEGED=1` (as CI sets it) it fails the test instead of skipping.
+/// Returns whether the test runs as root and may use privileged features.
+///
+/// When not root, it prints a SKIP line naming the caller to stderr and returns false, so
+/// the test can return early. With `CELLRUN_REQUIRE_PRIVILEGED=1` set (as in CI), a missing
+/// privilege fails the test instead, so that no privileged test passes without running.
+#[track_caller]
 pub fn require_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
+    let caller = std::panic::Location::caller();
     if std::env::var("CELLRUN_REQUIRE_PRIVILEGED").is_ok_and(|value| value == "1") {
-        panic!("this test needs root and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it");
+        panic!("{caller}: this test needs root, and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it");
     }
-    eprintln!("SKIPPED: this test needs root to create containers; run the suite as root");
+    eprintln!("SKIP {caller}: this test needs root; run it as root or set CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure");
     false
 }
 

@@ -106,9 +106,14 @@ fn c03_nested_modes_below_read_only_parent() {
     assert!(!ro.join("work/f").exists());
     assert!(!ro.join("new").exists());
 
-    let absent = exec(&dir, &["--overlay-dir", ro.join("absent").to_str().unwrap()], &["true"]);
-    assert_eq!(absent.status, Some(2));
-    assert!(absent.stderr.contains("absent") && absent.stderr.contains("does not exist"), "{}", absent.stderr);
+    let absent = common::cellrun()
+        .current_dir(&dir)
+        .args(["exec", "--overlay-dir", ro.join("absent").to_str().unwrap(), "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&absent.stderr);
+    assert_eq!(absent.status.code(), Some(2));
+    assert!(stderr.contains("absent") && stderr.contains("does not exist"), "{stderr}");
 }
 
 #[test]
@@ -279,7 +284,9 @@ fn c13_result_files_never_leave_the_layer() {
     assert_eq!(std::fs::read_to_string(results.join("out/sub/t.txt")).unwrap(), "t\n");
     assert!(!results.join("tmp/h.txt").exists(), "files of hidden dirs outside the working directory are collected only by absolute patterns");
     assert!(!results.join("full").exists());
+    let collected = run.outcome["result_files"].as_array().unwrap();
+    assert!(collected.iter().any(|path| path == "out/n\\xE9\\xFF name\nline.txt"), "{collected:?}");
     let skipped = run.outcome["skipped_files"].as_array().unwrap();
-    assert!(skipped.iter().any(|entry| entry["path"] == "out/pipe"), "{skipped:?}");
+    assert!(skipped.iter().any(|entry| entry["path"] == "out/pipe"), "{:?} {}", run.outcome, run.output);
 }
 

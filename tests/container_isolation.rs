@@ -158,3 +158,73 @@ fn c04_shared_memory_counts_toward_limit() {
     let run = exec(&dir, &["--memlimit", "300MB"], &["sh", "-c", "head -c 400000000 /dev/zero > /dev/shm/big; echo written"]);
     assert_eq!(run.termination(), Some("memory"), "{:?} {}", run.outcome, run.output);
 }
+
+/// Lists every file below `dir` with its size and contents hash, to compare trees.
+fn tree_digest(dir: &std::path::Path) -> Vec<(String, u64, String)> {
+    let mut entries = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        let hash = if meta.is_file() {
+            blake3::hash(&std::fs::read(entry.path()).unwrap()).to_hex().to_string()
+        } else {
+            String::new()
+        };
+        entries.push((entry.path().display().to_string(), meta.len(), hash));
+    }
+    entries
+}
+
+#[test]
+fn host_tree_unchanged_after_writes() {
+    if !require_root() {
+        return;
+    }
+    let dir = test_dir("host-tree");
+    for name in ["over", "ro", "hid"] {
+        std::fs::create_dir_all(dir.join(name).join("sub")).unwrap();
+        std::fs::write(dir.join(name).join("sub/file"), name).unwrap();
+    }
+    let before = tree_digest(&dir);
+    let script = "for d in over ro hid; do echo x >> $d/sub/file; rm -f $d/sub/file; mkdir $d/new; echo y > $d/new/f; chmod 000 $d/sub; done 2>/dev/null; true";
+    let options = ["--overlay-dir", "over", "--read-only-dir", "ro", "--hidden-dir", "hid", "--output", "/dev/null"];
+    let run = exec(&dir, &options, &["sh", "-c", script]);
+    assert_eq!(run.exit_code(), Some(0), "{}", run.stderr);
+    assert_eq!(before, tree_digest(&dir));
+}
+
+#[test]
+fn nothing_left_behind() {
+    if !require_root() {
+        return;
+    }
+    let dir = test_dir("leftovers");
+    let run = exec(&dir, &["--timelimit", "1s"], &["sh", "-c", "sleep 100 & setsid sleep 101 & while :; do :; done"]);
+    assert_eq!(run.termination(), Some("cputime"));
+    assert_eq!(common::leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn killed_cellrun_leaves_nothing_after_next_start() {
+    if !require_root() {
+        return;
+    }
+    let dir = test_dir("kill9");
+    let mut child = common::cellrun()
+        .current_dir(&dir)
+        .args(["exec", "--", "sh", "-c", "sleep 200 & exec sleep 201"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let pgrep = std::process::Command::new("pgrep").args(["-f", "sleep 20[01]"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&pgrep.stdout).trim(), "", "run processes outlived cellrun");
+
+    let next = exec(&dir, &[], &["true"]);
+    assert_eq!(next.exit_code(), Some(0));
+    assert_eq!(common::leftovers(), Vec::<String>::new());
+}

@@ -120,7 +120,9 @@ fn cputime_counts_every_process() {
         return;
     }
     let dir = test_dir("cputime-children");
-    let script = "(while :; do :; done) & (while :; do :; done) & sleep 1; kill %1 %2";
-    let run = exec(&dir, &[], &["sh", "-c", script]);
-    assert!(run.cputime() > 1.5, "cputime {}", run.cputime());
+    let burn = "python3 -c 'import time\nwhile time.process_time() < 0.6: pass'";
+    let script = format!("{burn} & {burn} & wait");
+    let run = exec(&dir, &[], &["sh", "-c", &script]);
+    assert_eq!(run.exit_code(), Some(0), "{}", run.output);
+    assert!(run.cputime() > 1.2, "cputime {}", run.cputime());
 }

@@ -38,10 +38,10 @@ pub struct ExecArgs {
     walltimelimit: Option<Duration>,
     /// CPU cores the run may use, as a list such as `0,1` or `0-3`.
     #[arg(long = "cores", value_parser = parse_cpu_list)]
-    cores: Option<Vec<usize>>,
+    cores: Option<CpuList>,
     /// Memory nodes the run may use, as a list such as `0` or `0-1`.
     #[arg(long = "memoryNodes", value_parser = parse_cpu_list)]
-    memory_nodes: Option<Vec<usize>>,
+    memory_nodes: Option<CpuList>,
     /// Maximum number of processes and threads of the run.
     #[arg(long = "processes")]
     processes: Option<u64>,
@@ -98,8 +98,12 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|error| error.to_string())
 }
 
+/// CPU or memory-node numbers given on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
 /// Parses a CPU or node list such as `0-3,8,10-11`.
-pub fn parse_cpu_list(text: &str) -> Result<Vec<usize>, String> {
+pub fn parse_cpu_list(text: &str) -> Result<CpuList, String> {
     let invalid = || format!("invalid list `{text}`: expected numbers and ranges such as `0-3,8`");
     let mut numbers = Vec::new();
     for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
@@ -118,7 +122,7 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<usize>, String> {
     if numbers.is_empty() {
         return Err(invalid());
     }
-    Ok(numbers)
+    Ok(CpuList(numbers))
 }
 
 /// Runs the command and prints the measurements; returns the process exit status.
@@ -175,7 +179,7 @@ fn build_request(args: &ExecArgs) -> Result<RunRequest, String> {
         cputime: args.timelimit,
         soft_cputime: args.softtimelimit,
         walltime: args.walltimelimit,
-        cores: args.cores.as_ref().map(|cores| cores.len() as u32),
+        cores: args.cores.as_ref().map(|cores| cores.0.len() as u32),
         processes: args.processes,
         output: args.max_output_size,
     };
@@ -191,8 +195,8 @@ fn build_request(args: &ExecArgs) -> Result<RunRequest, String> {
         result_patterns: args.result_files.clone(),
         result_dir: (!args.result_files.is_empty()).then(|| absolute(&args.output_directory)),
         log_path: absolute(&args.output),
-        cpus: args.cores.clone(),
-        memory_nodes: args.memory_nodes.clone(),
+        cpus: args.cores.as_ref().map(|cores| cores.0.clone()),
+        memory_nodes: args.memory_nodes.as_ref().map(|nodes| nodes.0.clone()),
     })
 }
 
@@ -232,7 +236,7 @@ mod tests {
 
     #[test]
     fn cpu_list_ranges() {
-        assert_eq!(parse_cpu_list("0-3,8,10-11"), Ok(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(parse_cpu_list("0-3,8,10-11"), Ok(CpuList(vec![0, 1, 2, 3, 8, 10, 11])));
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("").is_err());
     }

@@ -100,7 +100,7 @@ fn init_main(config: &InitConfig) -> i32 {
         Some(result_dir) => collect::collect(&config.plan.layers, &config.workdir, &config.result_patterns, result_dir),
         None => (Vec::new(), Vec::new()),
     };
-    send(&Message::Collected { result_files, skipped });
+    send(&super::protocol::collected(result_files, skipped));
     0
 }
 
@@ -144,29 +144,47 @@ struct StartedTool {
 
 fn start_tool(config: &InitConfig) -> Result<StartedTool, String> {
     let stdin = open_stdin(config.stdin.as_deref())?;
-    let (error_read, error_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|errno| format!("cannot create a pipe: {errno}"))?;
 
-    let started = syscalls::monotonic_nanos();
     // SAFETY: the init is single-threaded, so the child may run arbitrary code after fork.
     let pid = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            drop(error_read);
-            tool::exec_tool(config, stdin, error_write)
+            drop(report_read);
+            tool::exec_tool(config, stdin, report_write)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(errno) => return Err(format!("cannot fork the tool process: {errno}")),
     };
-    drop(error_write);
+    drop(report_write);
     drop(stdin);
 
-    let failure = read_all(error_read);
-    if !failure.is_empty() {
-        let _ = waitpid(pid, None);
-        return Err(String::from_utf8_lossy(&failure).into_owned());
+    match parse_report(&read_all(report_read)) {
+        Ok(started) => {
+            send(&Message::ToolStarted(started));
+            Ok(StartedTool { pid })
+        }
+        Err(message) => {
+            let _ = waitpid(pid, None);
+            Err(message)
+        }
     }
-    send(&Message::ToolStarted(started));
-    Ok(StartedTool { pid })
+}
+
+/// Reads what the tool process reported before `execve`: its start time, or why it failed.
+fn parse_report(report: &[u8]) -> Result<u64, String> {
+    if let Some(position) = report.iter().position(|byte| *byte == tool::ERROR_TAG) {
+        let is_error_record = position == 0 || (report[0] == tool::START_TAG && position == 9);
+        if is_error_record {
+            return Err(String::from_utf8_lossy(&report[position + 1..]).into_owned());
+        }
+    }
+    match report {
+        [tag, time @ ..] if *tag == tool::START_TAG && time.len() == 8 => {
+            Ok(u64::from_le_bytes(time.try_into().expect("eight bytes")))
+        }
+        _ => Err("the tool process ended before it could execute the tool".to_string()),
+    }
 }
 
 fn open_stdin(path: Option<&Path>) -> Result<OwnedFd, String> {

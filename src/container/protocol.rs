@@ -63,13 +63,28 @@ pub enum Message {
     /// The tool's main process ended at this time.
     ToolExited { at_nanos: u64, status: ExitStatus },
     /// Every process is gone and the result files are copied.
-    Collected { result_files: Vec<PathBuf>, skipped: Vec<SkippedFile> },
+    Collected { result_files: Vec<RawPath>, skipped: Vec<(RawPath, String)> },
+}
+
+/// A path sent as its bytes, because JSON strings cannot hold every Linux path.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub struct RawPath(#[serde(with = "crate::sandbox::path_text::as_bytes")] pub PathBuf);
+
+/// Builds the `Collected` message from the collector's lists.
+pub fn collected(result_files: Vec<PathBuf>, skipped: Vec<SkippedFile>) -> Message {
+    Message::Collected {
+        result_files: result_files.into_iter().map(RawPath).collect(),
+        skipped: skipped.into_iter().map(|file| (RawPath(file.path), file.reason)).collect(),
+    }
 }
 
 /// Writes one message to the supervisor. A failed write means the supervisor is gone, and
 /// then nobody is left to tell.
 pub fn send(message: &Message) {
-    let mut line = serde_json::to_vec(message).unwrap_or_default();
+    let mut line = match serde_json::to_vec(message) {
+        Ok(line) => line,
+        Err(error) => serde_json::to_vec(&Message::SetupFailed(format!("cannot encode a message: {error}"))).unwrap_or_default(),
+    };
     line.push(b'\n');
     let _ = std::io::stdout().lock().write_all(&line);
 }

@@ -17,22 +17,30 @@ use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use super::protocol::InitConfig;
 use super::syscalls;
 
-/// Enters the container root and executes the tool; on any failure writes the reason to
-/// `error_pipe` and exits with status 127. Never returns.
-pub fn exec_tool(config: &InitConfig, stdin: OwnedFd, error_pipe: OwnedFd) -> ! {
-    let error = match prepare_and_exec(config, stdin) {
+/// Tag of the start record on the report pipe: `S` and the start time as 8 bytes.
+pub const START_TAG: u8 = b'S';
+/// Tag of the error record on the report pipe: `E` and the message up to the end.
+pub const ERROR_TAG: u8 = b'E';
+
+/// Enters the container root and executes the tool. Just before `execve` it writes a start
+/// record to `report_pipe` (close-on-exec, so a successful exec closes it); on any failure it
+/// writes an error record and exits with status 127. Never returns.
+pub fn exec_tool(config: &InitConfig, stdin: OwnedFd, report_pipe: OwnedFd) -> ! {
+    let mut pipe = std::fs::File::from(report_pipe);
+    let error = match prepare_and_exec(config, stdin, &mut pipe) {
         Ok(never) => match never {},
         Err(message) => message,
     };
-    let mut pipe = std::fs::File::from(error_pipe);
-    let _ = pipe.write_all(error.as_bytes());
+    let mut record = vec![ERROR_TAG];
+    record.extend_from_slice(error.as_bytes());
+    let _ = pipe.write_all(&record);
     // SAFETY: _exit ends the process without running destructors, which belong to the init.
     unsafe { libc::_exit(127) }
 }
 
 enum Never {}
 
-fn prepare_and_exec(config: &InitConfig, stdin: OwnedFd) -> Result<Never, String> {
+fn prepare_and_exec(config: &InitConfig, stdin: OwnedFd, report_pipe: &mut std::fs::File) -> Result<Never, String> {
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     join_cgroup(&config.cgroup_procs)?;
     // The cgroup namespace starts at the run's cgroup, so the tool sees it as the root.
@@ -65,6 +73,9 @@ fn prepare_and_exec(config: &InitConfig, stdin: OwnedFd) -> Result<Never, String
         })
         .collect::<Result<_, _>>()?;
     let program = c_string(program.as_os_str())?;
+    let mut start = vec![START_TAG];
+    start.extend_from_slice(&syscalls::monotonic_nanos().to_le_bytes());
+    let _ = report_pipe.write_all(&start);
     let errno = nix::unistd::execve(&program, &arguments, &environment).unwrap_err();
     Err(format!("cannot execute {}: {errno}", config.command[0].to_string_lossy()))
 }

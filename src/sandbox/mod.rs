@@ -8,6 +8,7 @@
 
 mod output;
 mod outcome;
+pub mod path_text;
 mod request;
 mod scratch;
 mod supervise;
@@ -54,6 +55,13 @@ impl Sandbox {
             return Err(SandboxError::NotRoot { uid });
         }
         let cgroups = Cgroups::detect()?;
+        match cgroups.sweep_stale() {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(count = removed.len(), "removed cgroups left by a cellrun that was killed");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot remove cgroups left by a cellrun that was killed"),
+        }
         let helper = std::env::current_exe().map_err(SandboxError::Executable)?;
         let scratch = scratch::ScratchBase::open()?;
         Ok(Sandbox { cgroups, helper, scratch, next_run: AtomicU64::new(0) })

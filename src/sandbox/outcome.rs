@@ -83,6 +83,7 @@ pub struct RunOutcome {
     /// Whether the stored output was cut to the output limit.
     pub output_truncated: bool,
     /// Result files copied out, relative to the result directory.
+    #[serde(serialize_with = "super::path_text::serialize_paths", deserialize_with = "super::path_text::deserialize_paths")]
     pub result_files: Vec<PathBuf>,
     /// Files that matched a result pattern but were not copied, with the reason.
     pub skipped_files: Vec<SkippedFile>,
@@ -91,6 +92,7 @@ pub struct RunOutcome {
 /// A file that matched a result pattern and was not copied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedFile {
+    #[serde(serialize_with = "super::path_text::serialize_path")]
     pub path: PathBuf,
     pub reason: String,
 }

@@ -155,7 +155,11 @@ impl Watch {
             Message::SetupFailed(text) => self.setup_failure = Some(text),
             Message::ToolStarted(at) => self.tool_started = Some(at),
             Message::ToolExited { at_nanos, status } => self.tool_exited = Some((at_nanos, status)),
-            Message::Collected { result_files, skipped } => self.collected = Some((result_files, skipped)),
+            Message::Collected { result_files, skipped } => {
+                let files = result_files.into_iter().map(|file| file.0).collect();
+                let skipped = skipped.into_iter().map(|(path, reason)| SkippedFile { path: path.0, reason }).collect();
+                self.collected = Some((files, skipped));
+            }
         }
     }
 

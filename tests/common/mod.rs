@@ -103,9 +103,29 @@ fn duration_seconds(value: &serde_json::Value) -> f64 {
 /// Lists cellrun's leftover cgroups, scratch directories and mounts on the host.
 pub fn leftovers() -> Vec<String> {
     let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new("/sys/fs/cgroup").max_depth(6).into_iter().flatten() {
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_dir() && name.starts_with("cellrun-") && !owner_alive(&name["cellrun-".len()..]) {
+            found.push(format!("cgroup: {}", entry.path().display()));
+        }
+    }
+    let scratch = std::env::temp_dir().join(".cellrun-scratch");
+    for entry in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if owner_alive(name.split('-').next().unwrap_or("")) {
+            continue;
+        }
+        found.push(format!("scratch directory: {}", entry.path().display()));
+    }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     for line in mountinfo.lines().filter(|line| line.contains(".cellrun-scratch")) {
         found.push(format!("mount: {line}"));
     }
     found
+}
+
+/// Tells whether the cellrun process with this pid still runs; its cgroups and scratch
+/// directories are then in use, not left behind.
+fn owner_alive(pid: &str) -> bool {
+    !pid.is_empty() && Path::new("/proc").join(pid).exists()
 }

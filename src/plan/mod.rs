@@ -5,6 +5,8 @@
 
 pub mod expand;
 
+pub use expand::load;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -53,9 +53,24 @@ fn located_yaml_error(error: &YamlError, source_name: &Path) -> Located {
             known: expected.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", "),
         },
         YamlError::SerdeMissingField { field, .. } => SpecError::MissingKey { key: field.to_string() },
-        other => SpecError::Syntax { message: strip_location(&other.render()) },
+        other => SpecError::Syntax { message: user_message(&strip_location(&other.render())) },
     };
     Located::new(source_name, pos, error)
+}
+
+/// Rewords parser messages that speak of parser internals instead of the job file.
+fn user_message(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or_default();
+        return format!("duplicate key `{key}`; each key may appear only once in a mapping");
+    }
+    let reworded = match message {
+        "expected sequence start" => "expected a list here, for example `[a, b]`",
+        "expected mapping start" => "expected a mapping here (`key: value` lines or `{key: value}`)",
+        "invalid u32" | "invalid u64" | "invalid usize" => "expected a whole number here",
+        other => other,
+    };
+    reworded.to_string()
 }
 
 /// Removes the parser's own " at line L, column C" suffix; the rendered error names the place.

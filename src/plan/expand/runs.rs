@@ -1,7 +1,7 @@
 //! Building the runs: every tool × config × task set × task of each `runs` entry, then the
 //! plain commands, each with its id, command line and shared settings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +25,8 @@ pub struct RunBuilder<'a> {
     /// Run id to the index of its origin in `origins`.
     ids: HashMap<String, usize>,
     origins: Vec<String>,
+    /// Pairs of origins already reported as colliding; one error per pair is enough.
+    collisions: HashSet<(usize, usize)>,
 }
 
 impl<'a> RunBuilder<'a> {
@@ -38,6 +40,7 @@ impl<'a> RunBuilder<'a> {
             host_path: std::env::var_os("PATH"),
             ids: HashMap::new(),
             origins: Vec::new(),
+            collisions: HashSet::new(),
         }
     }
 
@@ -50,10 +53,13 @@ impl<'a> RunBuilder<'a> {
 
     /// Records `id`; a second use is an error naming both origins.
     fn claim_id(&mut self, id: &str, origin: usize, pos: Pos) -> bool {
-        if let Some(first) = self.ids.get(id) {
+        if let Some(&first) = self.ids.get(id) {
+            if !self.collisions.insert((first, origin)) {
+                return false;
+            }
             let error = SpecError::DuplicateRunId {
                 id: id.to_string(),
-                first: self.origins[*first].clone(),
+                first: self.origins[first].clone(),
                 second: self.origins[origin].clone(),
             };
             self.report(pos, error);

@@ -1,6 +1,8 @@
 //! The command line: one subcommand per file, each with its options and its entry point.
 
+pub mod check;
 pub mod exec;
+pub mod schema;
 
 use clap::{Parser, Subcommand};
 
@@ -14,14 +16,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Validate a job file and show its runs without running them.
+    Check(check::CheckArgs),
     /// Run one command in a container with limits and print its measurements, like `runexec`.
     Exec(exec::ExecArgs),
+    /// Print the JSON Schema of job files, for editors with a YAML language server.
+    Schema,
 }
 
 /// Runs the subcommand and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Check(args) => check::run(&args),
         Command::Exec(args) => exec::main(args),
+        Command::Schema => schema::run(),
     }
 }
 

@@ -35,7 +35,9 @@ pub fn kill_until_empty(
             });
         }
         kill_round(&pids)?;
-        cgfs::wait_until(Duration::from_millis(100), || list_pids().is_ok_and(|pids| pids.is_empty()));
+        cgfs::wait_until(Duration::from_millis(100), || {
+            list_pids().is_ok_and(|pids| pids.is_empty())
+        });
     }
 }
 
@@ -54,7 +56,10 @@ pub fn sigkill_all(pids: &[i32]) {
 /// Removes `dir` and every cgroup below it with `remove_dir`, children first, retrying for
 /// up to [`KILL_TIMEOUT`] while the kernel still reports a cgroup busy because its last
 /// processes are exiting.
-pub fn remove_subtree(dir: &Path, remove_dir: fn(&Path) -> io::Result<()>) -> Result<(), CgroupError> {
+pub fn remove_subtree(
+    dir: &Path,
+    remove_dir: fn(&Path) -> io::Result<()>,
+) -> Result<(), CgroupError> {
     if !dir.exists() {
         return Ok(());
     }
@@ -70,16 +75,26 @@ fn remove_one(dir: &Path, remove_dir: fn(&Path) -> io::Result<()>) -> Result<(),
         match remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(error) if error.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < KILL_TIMEOUT => {
+            Err(error)
+                if error.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < KILL_TIMEOUT =>
+            {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            Err(source) => return Err(CgroupError::Remove { path: dir.to_path_buf(), source }),
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
         }
     }
 }
 
 /// Removes each directory and its subtree, trying all of them; returns the first error.
-pub fn remove_all(dirs: &[PathBuf], remove_dir: fn(&Path) -> io::Result<()>) -> Result<(), CgroupError> {
+pub fn remove_all(
+    dirs: &[PathBuf],
+    remove_dir: fn(&Path) -> io::Result<()>,
+) -> Result<(), CgroupError> {
     let mut first_error = None;
     for dir in dirs {
         if let Err(error) = remove_subtree(dir, remove_dir) {

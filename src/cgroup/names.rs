@@ -31,14 +31,27 @@ fn sanitize(run_name: &str) -> String {
     let cleaned: String = run_name
         .chars()
         .take(MAX_RUN_NAME_CHARS)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if cleaned.is_empty() { "run".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "run".to_string()
+    } else {
+        cleaned
+    }
 }
 
 /// Returns the pid in a `cellrun-<pid>` name.
 pub fn parent_pid(name: &str) -> Option<i32> {
-    name.strip_prefix(PARENT_PREFIX)?.parse().ok().filter(|pid| *pid > 0)
+    name.strip_prefix(PARENT_PREFIX)?
+        .parse()
+        .ok()
+        .filter(|pid| *pid > 0)
 }
 
 #[cfg(test)]
@@ -62,7 +75,13 @@ mod tests {
     fn run_name_short_and_never_dots_only() {
         let long = "x".repeat(300);
         assert!(run_cgroup_name(&long).len() <= MAX_RUN_NAME_CHARS + 21);
-        assert!(run_cgroup_name("..").chars().next().unwrap().is_ascii_digit());
+        assert!(
+            run_cgroup_name("..")
+                .chars()
+                .next()
+                .unwrap()
+                .is_ascii_digit()
+        );
         assert!(run_cgroup_name("").ends_with("-run"));
     }
 

@@ -20,7 +20,10 @@ const START_TIME_SLACK: Duration = Duration::from_secs(2);
 
 /// Finds the stale `cellrun-<pid>` cgroups in each of `containers` (the cgroups that hold
 /// them, one per hierarchy), kills their processes and removes them with `remove_dir`.
-pub fn sweep(containers: &[PathBuf], remove_dir: fn(&Path) -> io::Result<()>) -> Result<Vec<PathBuf>, CgroupError> {
+pub fn sweep(
+    containers: &[PathBuf],
+    remove_dir: fn(&Path) -> io::Result<()>,
+) -> Result<Vec<PathBuf>, CgroupError> {
     let stale = find_stale(containers)?;
 
     let mut pids = Vec::new();
@@ -54,7 +57,10 @@ fn find_stale(containers: &[PathBuf]) -> Result<Vec<PathBuf>, CgroupError> {
     let own_pid = std::process::id() as i32;
     let mut stale = Vec::new();
     for container in containers {
-        let entries = fs::read_dir(container).map_err(|source| CgroupError::Read { path: container.clone(), source })?;
+        let entries = fs::read_dir(container).map_err(|source| CgroupError::Read {
+            path: container.clone(),
+            source,
+        })?;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(pid) = name.to_str().and_then(names::parent_pid) else {
@@ -93,7 +99,9 @@ fn process_start_time(pid: i32) -> Option<SystemTime> {
     let boot_stat = fs::read_to_string("/proc/stat").ok()?;
     let boot_seconds = super::parse::keyed_value(&boot_stat, "btime")?;
     let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
-    let ticks_per_second = u64::try_from(ticks_per_second).ok().filter(|ticks| *ticks > 0)?;
+    let ticks_per_second = u64::try_from(ticks_per_second)
+        .ok()
+        .filter(|ticks| *ticks > 0)?;
 
     let since_boot = Duration::from_millis(start_ticks * 1000 / ticks_per_second);
     Some(UNIX_EPOCH + Duration::from_secs(boot_seconds) + since_boot)
@@ -122,7 +130,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let own_pid = std::process::id() as i32;
         let started = process_start_time(own_pid).unwrap();
-        fs::File::open(dir.path()).unwrap().set_modified(started - Duration::from_secs(600)).unwrap();
+        fs::File::open(dir.path())
+            .unwrap()
+            .set_modified(started - Duration::from_secs(600))
+            .unwrap();
         assert!(!owner_alive(own_pid, dir.path()));
     }
 
@@ -136,7 +147,9 @@ mod tests {
     fn sweep_removes_only_stale_parents() {
         let container = tempfile::tempdir().unwrap();
         let stale = container.path().join(format!("cellrun-{}", i32::MAX));
-        let live = container.path().join(format!("cellrun-{}", std::process::id()));
+        let live = container
+            .path()
+            .join(format!("cellrun-{}", std::process::id()));
         let other = container.path().join("user.slice");
         for dir in [&stale, &live, &other] {
             fs::create_dir(dir).unwrap();
@@ -145,7 +158,10 @@ mod tests {
         fs::create_dir(stale.join("3-run")).unwrap();
         fs::write(stale.join("3-run/cgroup.procs"), "").unwrap();
 
-        let removed = sweep(&[container.path().to_path_buf()], |dir| fs::remove_dir_all(dir)).unwrap();
+        let removed = sweep(&[container.path().to_path_buf()], |dir| {
+            fs::remove_dir_all(dir)
+        })
+        .unwrap();
 
         assert_eq!(removed, vec![stale.clone()]);
         assert!(!stale.exists());

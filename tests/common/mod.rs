@@ -12,8 +12,12 @@ pub fn require_root() -> bool {
     }
     let caller = std::panic::Location::caller();
     if std::env::var("CELLRUN_REQUIRE_PRIVILEGED").is_ok_and(|value| value == "1") {
-        panic!("{caller}: this test needs root, and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it");
+        panic!(
+            "{caller}: this test needs root, and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it"
+        );
     }
-    eprintln!("SKIP {caller}: this test needs root; run it as root or set CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure");
+    eprintln!(
+        "SKIP {caller}: this test needs root; run it as root or set CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure"
+    );
     false
 }

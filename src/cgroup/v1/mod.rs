@@ -33,11 +33,17 @@ pub struct V1Cgroups {
 
 impl V1Cgroups {
     pub fn new(hierarchies: Vec<V1Hierarchy>, swap_active: bool) -> V1Cgroups {
-        V1Cgroups { hierarchies, swap_active, parent_lock: Mutex::new(()) }
+        V1Cgroups {
+            hierarchies,
+            swap_active,
+            parent_lock: Mutex::new(()),
+        }
     }
 
     fn hierarchy(&self, controller: &str) -> Option<&V1Hierarchy> {
-        self.hierarchies.iter().find(|h| h.controllers.iter().any(|c| c == controller))
+        self.hierarchies
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller))
     }
 
     fn own_dir(&self, controller: &'static str) -> Result<&Path, CgroupError> {
@@ -65,14 +71,20 @@ impl V1Cgroups {
         for controller in controllers {
             let own = self.own_dir(controller)?;
             if access(own, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
-                return Err(CgroupError::NotDelegated { path: own.to_path_buf(), fix: DELEGATION_FIX });
+                return Err(CgroupError::NotDelegated {
+                    path: own.to_path_buf(),
+                    fix: DELEGATION_FIX,
+                });
             }
         }
 
         if needs.memory && self.swap_active {
             let own = self.own_dir("memory")?;
             if !own.join("memory.memsw.limit_in_bytes").exists() {
-                return Err(CgroupError::SwapNotLimited { path: own.to_path_buf(), fix: SWAP_FIX });
+                return Err(CgroupError::SwapNotLimited {
+                    path: own.to_path_buf(),
+                    fix: SWAP_FIX,
+                });
             }
         }
         Ok(())
@@ -82,7 +94,10 @@ impl V1Cgroups {
     /// CPUs and memory nodes of cellrun's own cpuset, since a new v1 cpuset starts empty and
     /// accepts no process.
     fn ensure_parent(&self) -> Result<Vec<(&V1Hierarchy, PathBuf)>, CgroupError> {
-        let _guard = self.parent_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .parent_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut parents = Vec::new();
         for hierarchy in &self.hierarchies {
             let dir = hierarchy.own.join(names::parent_name());
@@ -95,7 +110,11 @@ impl V1Cgroups {
         Ok(parents)
     }
 
-    pub fn create_run(&self, name: &str, settings: &RunCgroupSettings) -> Result<V1Run, CgroupError> {
+    pub fn create_run(
+        &self,
+        name: &str,
+        settings: &RunCgroupSettings,
+    ) -> Result<V1Run, CgroupError> {
         self.require(&Needs::of(settings))?;
         let parents = self.ensure_parent()?;
         let leaf = names::run_cgroup_name(name);
@@ -105,7 +124,11 @@ impl V1Cgroups {
             let dir = parent.join(&leaf);
             if let Err(source) = fs::create_dir(&dir) {
                 run.remove_dirs_best_effort();
-                return Err(CgroupError::Create { path: dir, source, fix: DELEGATION_FIX });
+                return Err(CgroupError::Create {
+                    path: dir,
+                    source,
+                    fix: DELEGATION_FIX,
+                });
             }
             run.add_dir(&hierarchy.controllers, dir);
         }
@@ -143,7 +166,10 @@ impl V1Cgroups {
 
     /// Removes this process's `cellrun-<pid>` cgroups if they are empty.
     pub fn remove_parent_best_effort(&self) {
-        let _guard = self.parent_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .parent_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for hierarchy in &self.hierarchies {
             let dir = hierarchy.own.join(names::parent_name());
             if let Err(error) = fs::remove_dir(&dir)
@@ -182,9 +208,11 @@ fn configure(run: &V1Run, settings: &RunCgroupSettings) -> Result<(), CgroupErro
 
 fn create_dir_if_missing(dir: &Path) -> Result<(), CgroupError> {
     match fs::create_dir(dir) {
-        Err(error) if error.kind() != io::ErrorKind::AlreadyExists => {
-            Err(CgroupError::Create { path: dir.to_path_buf(), source: error, fix: DELEGATION_FIX })
-        }
+        Err(error) if error.kind() != io::ErrorKind::AlreadyExists => Err(CgroupError::Create {
+            path: dir.to_path_buf(),
+            source: error,
+            fix: DELEGATION_FIX,
+        }),
         _ => Ok(()),
     }
 }
@@ -200,7 +228,12 @@ fn copy_cpuset_if_empty(from: &Path, to: &Path) -> Result<(), CgroupError> {
 }
 
 /// Writes the requested ids to `file`, or the parent's value when none are requested.
-fn write_cpuset(dir: &Path, parent: &Path, file: &str, requested: Option<&[usize]>) -> Result<(), CgroupError> {
+fn write_cpuset(
+    dir: &Path,
+    parent: &Path,
+    file: &str,
+    requested: Option<&[usize]>,
+) -> Result<(), CgroupError> {
     let value = match requested {
         Some(ids) => parse::format_cpu_list(ids),
         None => cgfs::read(&parent.join(file))?.trim().to_string(),

@@ -288,3 +288,34 @@ impl Drop for RunCgroup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_shareable_between_threads() {
+        assert_send_sync::<Cgroups>();
+        assert_send_sync::<RunCgroup>();
+    }
+
+    #[test]
+    fn needs_follow_settings() {
+        let settings = RunCgroupSettings {
+            memory_nodes: Some(vec![0]),
+            pids_max: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            Needs::of(&settings),
+            Needs {
+                memory: false,
+                cpus: true,
+                pids: true
+            }
+        );
+        assert_eq!(Needs::of(&RunCgroupSettings::default()), Needs::default());
+    }
+}

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+use std::io::Write;
+
 /// Returns whether the test runs as root and may use privileged features.
 ///
 /// When not root, it prints a SKIP line naming the caller to stderr and returns false, so
@@ -16,8 +18,12 @@ pub fn require_root() -> bool {
             "{caller}: this test needs root, and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it"
         );
     }
-    eprintln!(
-        "SKIP {caller}: this test needs root; run it as root or set CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure"
+    // Written to the stderr handle, not with eprintln!, because the test harness captures
+    // the print macros of passing tests and the skip must stay visible.
+    let message = format!(
+        "SKIP {caller}: this test needs root; run it as root, or set \
+         CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure\n"
     );
+    let _ = std::io::stderr().write_all(message.as_bytes());
     false
 }

@@ -251,3 +251,92 @@ fn read_first_cpu_list(candidates: &[PathBuf]) -> Option<Vec<usize>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hierarchy(controller: &str, own: &Path) -> V1Hierarchy {
+        V1Hierarchy {
+            mount_point: own.to_path_buf(),
+            controllers: vec![controller.to_string()],
+            own: own.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn require_names_missing_controller() {
+        let dir = tempfile::tempdir().unwrap();
+        let cgroups = V1Cgroups::new(vec![hierarchy("cpuacct", dir.path())], false);
+
+        let error = cgroups
+            .require(&Needs {
+                pids: true,
+                ..Needs::default()
+            })
+            .unwrap_err();
+
+        let message = error.to_string();
+        assert!(
+            matches!(
+                error,
+                CgroupError::MissingController {
+                    controller: "pids",
+                    ..
+                }
+            ),
+            "{message}"
+        );
+        assert!(message.contains("mount -t cgroup -o pids"), "{message}");
+        assert!(cgroups.require(&Needs::default()).is_ok());
+    }
+
+    #[test]
+    fn require_cpuacct_always() {
+        let cgroups = V1Cgroups::new(Vec::new(), false);
+        let error = cgroups.require(&Needs::default()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                CgroupError::MissingController {
+                    controller: "cpuacct",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn require_rejects_memory_limit_swap_can_escape() {
+        let cpuacct = tempfile::tempdir().unwrap();
+        let memory = tempfile::tempdir().unwrap();
+        let hierarchies = vec![
+            hierarchy("cpuacct", cpuacct.path()),
+            hierarchy("memory", memory.path()),
+        ];
+        let with_swap = V1Cgroups::new(hierarchies.clone(), true);
+        let needs = Needs {
+            memory: true,
+            ..Needs::default()
+        };
+
+        let error = with_swap.require(&needs).unwrap_err();
+        assert!(
+            matches!(error, CgroupError::SwapNotLimited { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("swapaccount=1"), "{error}");
+
+        std::fs::write(memory.path().join("memory.memsw.limit_in_bytes"), "").unwrap();
+        assert!(with_swap.require(&needs).is_ok());
+        assert!(
+            V1Cgroups::new(hierarchies, false)
+                .require(&Needs {
+                    memory: true,
+                    ..Needs::default()
+                })
+                .is_ok()
+        );
+    }
+}

@@ -54,6 +54,25 @@ impl V2Cgroups {
             _ => {}
         }
 
+        let mut parent = Parent {
+            dir,
+            moved_self: false,
+            enabled_in_own: Vec::new(),
+            enabled_in_parent: Vec::new(),
+        };
+        if let Err(error) = self.delegate_controllers(&mut parent) {
+            if let Err(undo_error) = self.undo_setup(&parent) {
+                tracing::warn!(%undo_error, path = %parent.dir.display(), "failed to undo a partial cgroup setup");
+            }
+            return Err(error);
+        }
+        Ok(parent)
+    }
+
+    /// Enables the controllers cellrun uses in its own cgroup (moving itself into a leaf
+    /// first where the no-internal-process rule requires it) and in `cellrun-<pid>`,
+    /// recording each change in `parent` so that it can be undone.
+    fn delegate_controllers(&self, parent: &mut Parent) -> Result<(), CgroupError> {
         let available = self.available_controllers()?;
         let wanted: Vec<&'static str> = CONTROLLERS
             .into_iter()
@@ -67,23 +86,21 @@ impl V2Cgroups {
             .filter(|controller| !enabled.split_whitespace().any(|name| name == *controller))
             .collect();
 
-        let mut parent = Parent {
-            dir: dir.clone(),
-            moved_self: false,
-            enabled_in_own: Vec::new(),
-            enabled_in_parent: Vec::new(),
-        };
         if !missing.is_empty() {
             if !self.is_root() && !cgfs::read_pids(&self.own.join("cgroup.procs"))?.is_empty() {
-                self.move_self_into_leaf(&dir)?;
+                self.move_self_into_leaf(&parent.dir)?;
                 parent.moved_self = true;
             }
             enable_controllers(&own_control, &missing, &self.own)?;
             parent.enabled_in_own = missing;
         }
-        enable_controllers(&dir.join("cgroup.subtree_control"), &wanted, &self.own)?;
+        enable_controllers(
+            &parent.dir.join("cgroup.subtree_control"),
+            &wanted,
+            &self.own,
+        )?;
         parent.enabled_in_parent = wanted;
-        Ok(parent)
+        Ok(())
     }
 
     fn move_self_into_leaf(&self, parent: &Path) -> Result<(), CgroupError> {

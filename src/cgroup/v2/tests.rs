@@ -583,3 +583,28 @@ fn sweep_removes_dead_parent() {
     assert_eq!(removed, vec![stale.clone()]);
     assert!(!stale.exists());
 }
+
+#[test]
+fn failed_delegation_undoes_move() {
+    let fixture = fixture("4242\n");
+    // Writes to /proc/version fail with EIO, as a rejected write to cgroupfs would fail.
+    let own_control = fixture.own.join("cgroup.subtree_control");
+    fs::remove_file(&own_control).unwrap();
+    std::os::unix::fs::symlink("/proc/version", &own_control).unwrap();
+    let cgroups = fixture.cgroups();
+
+    let error = cgroups
+        .create_run("busy", &RunCgroupSettings::default())
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(matches!(error, CgroupError::Delegation { .. }), "{message}");
+    assert!(message.contains("cgroup.subtree_control"), "{message}");
+    assert!(message.contains("os error 5"), "{message}");
+    assert_eq!(
+        read(&fixture.own.join("cgroup.procs")),
+        own_pid(),
+        "cellrun not moved back"
+    );
+    assert!(!fixture.parent().exists(), "cellrun-<pid> left behind");
+}

@@ -28,8 +28,8 @@ use super::{Needs, RunCgroupSettings, fs as cgfs, names, parse};
 /// every cgroup has without the cpu controller.
 const CONTROLLERS: [&str; 3] = ["cpuset", "memory", "pids"];
 
-const SWAP_FIX: &str = "boot Linux with swap accounting (`swapaccount=1` on kernels before 6.1) \
-    so that memory.swap.max exists, or turn swap off with `swapoff -a`";
+const SWAP_FIX: &str = "boot Linux with swap accounting (`swapaccount=1`) so that \
+    memory.swap.max exists, or turn swap off with `swapoff -a`";
 
 /// How cgroup directories are created and removed: by `mkdir(2)` and `rmdir(2)` on a
 /// cgroup2 mount; the unit tests substitute functions that also write the control files a

@@ -73,8 +73,14 @@ impl V2Run {
         }
     }
 
+    /// Freezes the cgroup, sends SIGKILL to each process and thaws it. Kernels before
+    /// Linux 5.2 have no `cgroup.freeze`, so there the signals go out without a freeze.
     fn freeze_and_kill(&self) -> Result<(), CgroupError> {
         let freeze = self.dir.join("cgroup.freeze");
+        if !freeze.exists() {
+            kill::sigkill_all(&cgfs::pids_in_subtree(&self.dir)?);
+            return Ok(());
+        }
         let events = self.dir.join("cgroup.events");
         cgfs::write(&freeze, "1")?;
         let frozen = cgfs::wait_until(FREEZE_TIMEOUT, || {

@@ -608,3 +608,31 @@ fn failed_delegation_undoes_move() {
     );
     assert!(!fixture.parent().exists(), "cellrun-<pid> left behind");
 }
+
+#[test]
+fn kill_all_without_freezer_signals() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let fixture = fixture(&own_pid());
+    let run = fixture
+        .cgroups()
+        .create_run("nofreeze", &RunCgroupSettings::default())
+        .unwrap();
+    fs::remove_file(run.dir().join("cgroup.kill")).unwrap();
+    fs::remove_file(run.dir().join("cgroup.freeze")).unwrap();
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    run.add_process(child.id() as i32).unwrap();
+
+    let result = run.kill_all();
+
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(
+        matches!(result, Err(CgroupError::NotEmpty { .. })),
+        "{result:?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! and `/proc/self/cgroup`.
 //!
 //! A hybrid system, with v1 controllers mounted and a cgroup2 hierarchy beside them that
-//! holds few controllers, counts as v1: the controllers cellrun needs live on v1 there.
+//! has few controllers, counts as v1, because there the controllers cellrun needs are on v1.
 
 use std::path::{Path, PathBuf};
 
@@ -114,7 +114,7 @@ fn v1_hierarchies(
     Ok(hierarchies)
 }
 
-/// Whether the cgroup `path` lies at or below the mount's `root` inside the hierarchy.
+/// Returns whether the cgroup `path` lies at or below the mount's `root` inside the hierarchy.
 fn path_below(path: &str, root: &str) -> bool {
     root == "/"
         || path == root
@@ -140,7 +140,8 @@ fn cgroup_dir(mount: &MountEntry, path: &str) -> Result<PathBuf, CgroupError> {
     Ok(mount.mount_point.join(relative.trim_start_matches('/')))
 }
 
-/// Whether any swap area is active, from `/proc/swaps` (a header line plus one per area).
+/// Returns whether any swap area is active, from `/proc/swaps` (a header line plus one line
+/// per area).
 pub fn swap_active() -> bool {
     std::fs::read_to_string("/proc/swaps")
         .map(|text| text.lines().count() > 1)

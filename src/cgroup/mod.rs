@@ -30,7 +30,7 @@ pub enum Version {
     V2,
 }
 
-/// What a run's cgroup is set up with.
+/// Limits and cpuset of a run's cgroup.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunCgroupSettings {
     /// Limit of memory plus swap in bytes; unlimited when `None`.
@@ -100,7 +100,7 @@ impl Cgroups {
     }
 
     /// Checks that the controllers for `needs` are available and that cellrun may use them,
-    /// without creating anything; the error names the controller, the cgroup and the fix.
+    /// without creating anything. The error names the controller, the cgroup and the fix.
     pub fn require(&self, needs: &Needs) -> Result<(), CgroupError> {
         match &self.backend {
             Backend::V1(v1) => v1.require(needs),

@@ -2,8 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Longest part of a run name kept in its cgroup name; the whole name stays short enough
-/// to read in `systemd-cgls` and far below the 255-byte limit of a file name.
+/// Maximum number of characters of a run name kept in its cgroup name. It keeps the name
+/// short enough to read in `systemd-cgls` and far below the 255-byte limit of a file name.
 const MAX_RUN_NAME_CHARS: usize = 40;
 
 /// Numbers the run cgroups of this process; shared by every `Cgroups` value because they all
@@ -12,7 +12,7 @@ static RUN_COUNTER: AtomicU64 = AtomicU64::new(1);
 
 pub const PARENT_PREFIX: &str = "cellrun-";
 
-/// Returns `cellrun-<pid>`, the cgroup that holds all runs of this process.
+/// Returns `cellrun-<pid>`, the cgroup that contains all runs of this process.
 pub fn parent_name() -> String {
     format!("{PARENT_PREFIX}{}", std::process::id())
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::error::CgroupError;
 use super::{fs as cgfs, kill, names};
 
-/// Tolerance between the process start time (from jiffies and a boot time in whole seconds)
-/// and the cgroup's change time; it errs on the side of keeping a cgroup.
+/// Tolerance between the process start time (from clock ticks and a boot time in whole
+/// seconds) and the cgroup's change time. It errs on the side of keeping a cgroup.
 const START_TIME_SLACK: Duration = Duration::from_secs(2);
 
 /// Finds the stale `cellrun-<pid>` cgroups in each of `containers` (the cgroups that hold
@@ -74,7 +74,7 @@ fn find_stale(containers: &[PathBuf]) -> Result<Vec<PathBuf>, CgroupError> {
     Ok(stale)
 }
 
-/// Whether the process that created `dir` still runs as `pid`.
+/// Returns whether the process that created `dir` still runs as `pid`.
 fn owner_alive(pid: i32, dir: &Path) -> bool {
     let Some(started) = process_start_time(pid) else {
         return false;

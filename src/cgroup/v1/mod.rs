@@ -159,7 +159,7 @@ impl V1Cgroups {
         parse::parse_v1_memory_limit(&limit.to_string()).flatten()
     }
 
-    /// The directories holding `cellrun-<pid>` cgroups, one per hierarchy.
+    /// Returns the directories that contain `cellrun-<pid>` cgroups, one per hierarchy.
     pub fn parent_containers(&self) -> Vec<PathBuf> {
         self.hierarchies.iter().map(|h| h.own.clone()).collect()
     }

@@ -2,7 +2,7 @@
 //!
 //! Runs live in `<own>/cellrun-<pid>/<n>-<name>`, where `<own>` is the cgroup cellrun was
 //! started in. The no-internal-process rule allows controllers in a cgroup's
-//! `cgroup.subtree_control` only while the cgroup itself holds no process (the root cgroup
+//! `cgroup.subtree_control` only while the cgroup itself contains no process (the root cgroup
 //! excepted). So when `<own>` contains processes and lacks the controllers, cellrun moves
 //! itself into the leaf `<own>/cellrun-<pid>/cellrun` first, enables the controllers in
 //! `<own>` and then in `<own>/cellrun-<pid>`, whose children are that leaf and the runs.
@@ -31,8 +31,8 @@ const CONTROLLERS: [&str; 3] = ["cpuset", "memory", "pids"];
 const SWAP_FIX: &str = "boot Linux with swap accounting (`swapaccount=1`) so that \
     memory.swap.max exists, or turn swap off with `swapoff -a`";
 
-/// How cgroup directories are created and removed: by `mkdir(2)` and `rmdir(2)` on a
-/// cgroup2 mount; the unit tests substitute functions that also write the control files a
+/// Functions that create and remove cgroup directories: `mkdir(2)` and `rmdir(2)` on a
+/// cgroup2 mount. The unit tests substitute functions that also write the control files a
 /// kernel would create.
 #[derive(Clone, Copy, Debug)]
 pub struct DirOps {
@@ -69,8 +69,11 @@ impl V2Cgroups {
         }
     }
 
+    /// Returns whether cellrun's cgroup is the root of the whole hierarchy, which is exempt
+    /// from the no-internal-process rule. The root of a cgroup namespace looks like the mount
+    /// root but is not exempt. Only the real root lacks `cgroup.type`.
     fn is_root(&self) -> bool {
-        self.own == self.mount_point
+        self.own == self.mount_point && !self.own.join("cgroup.type").exists()
     }
 
     /// Checks that cellrun may create cgroups in its own cgroup and that the controllers for

@@ -62,7 +62,7 @@ impl V2Run {
     }
 
     /// Kills every process of the run: with `cgroup.kill` (Linux 5.14 and later), which
-    /// cannot race with forks, else by freezing, sending SIGKILL to each pid and thawing.
+    /// also kills children forked during the kill, else by freezing, sending SIGKILL to each pid and thawing.
     pub fn kill_all(&self) -> Result<(), CgroupError> {
         let kill_file = self.dir.join("cgroup.kill");
         let list = || cgfs::pids_in_subtree(&self.dir);

@@ -8,7 +8,7 @@ use super::{CONTROLLERS, V2Cgroups};
 use crate::cgroup::error::{CgroupError, DELEGATION_FIX};
 use crate::cgroup::{fs as cgfs, names};
 
-/// Name of the leaf cgroup that holds cellrun itself when its own cgroup must be emptied.
+/// Name of the leaf cgroup that contains cellrun itself when its own cgroup must be emptied.
 /// Run cgroup names start with a digit, so they never collide with it.
 pub const SELF_LEAF: &str = "cellrun";
 

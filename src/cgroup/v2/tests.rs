@@ -36,6 +36,7 @@ fn fake_create(dir: &Path) -> io::Result<()> {
 
     let mut files = vec![
         ("cgroup.controllers", controllers.join(" ")),
+        ("cgroup.type", "domain\n".to_string()),
         ("cgroup.subtree_control", String::new()),
         ("cgroup.procs", String::new()),
         ("cgroup.events", "populated 0\nfrozen 0\n".to_string()),
@@ -199,6 +200,40 @@ fn root_cgroup_never_left() {
     );
     assert_eq!(
         read(&parent.join("cgroup.subtree_control")),
+        "+cpuset +memory +pids"
+    );
+}
+
+#[test]
+fn namespace_root_left_like_any_cgroup() {
+    let fixture = fixture("");
+    // Inside a cgroup namespace, cellrun's cgroup is the mount root but still has
+    // cgroup.type, and the no-internal-process rule applies to it.
+    fs::write(fixture.root.join("cgroup.type"), "domain\n").unwrap();
+    fs::write(fixture.root.join("cgroup.subtree_control"), "").unwrap();
+    fs::write(
+        fixture.root.join("cgroup.procs"),
+        format!("{}\n", own_pid()),
+    )
+    .unwrap();
+    fs::write(
+        fixture.root.join("cgroup.controllers"),
+        "cpuset memory pids\n",
+    )
+    .unwrap();
+    let cgroups = V2Cgroups::new(fixture.root.clone(), fixture.root.clone(), false, FAKE_OPS);
+
+    cgroups
+        .create_run("namespace", &RunCgroupSettings::default())
+        .unwrap();
+
+    let parent = fixture.root.join(names::parent_name());
+    assert_eq!(
+        read(&parent.join(SELF_LEAF).join("cgroup.procs")),
+        own_pid()
+    );
+    assert_eq!(
+        read(&fixture.root.join("cgroup.subtree_control")),
         "+cpuset +memory +pids"
     );
 }

@@ -429,6 +429,12 @@ fn sweep_removes_dead_owner_cgroups() {
         std::fs::write(dir.join("1-left/cgroup.procs"), orphan.id().to_string()).unwrap();
     }
     release(&mut orphan);
+    // A cellrun killed during kill_all leaves its run frozen.
+    let freezer = stale
+        .iter()
+        .find(|dir| dir.join("freezer.state").exists())
+        .unwrap();
+    std::fs::write(freezer.join("1-left/freezer.state"), "FROZEN").unwrap();
 
     let removed = cgroups.sweep_stale().unwrap();
 

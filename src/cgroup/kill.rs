@@ -53,6 +53,22 @@ pub fn sigkill_all(pids: &[i32]) {
     }
 }
 
+/// Thaws `dir` and every cgroup below it, parents first, through the v1 `freezer.state` or
+/// the v2 `cgroup.freeze`, whichever exists.
+pub fn thaw_subtree(dir: &Path) -> Result<(), CgroupError> {
+    for cgroup in cgfs::subtree_deepest_first(dir)?.iter().rev() {
+        let v1_state = cgroup.join("freezer.state");
+        if v1_state.exists() {
+            cgfs::write(&v1_state, "THAWED")?;
+        }
+        let v2_freeze = cgroup.join("cgroup.freeze");
+        if v2_freeze.exists() {
+            cgfs::write(&v2_freeze, "0")?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes `dir` and every cgroup below it with `remove_dir`, children first, retrying for
 /// up to [`KILL_TIMEOUT`] while the kernel still reports a cgroup busy because its last
 /// processes are exiting.

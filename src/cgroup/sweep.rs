@@ -26,10 +26,6 @@ pub fn sweep(
 ) -> Result<Vec<PathBuf>, CgroupError> {
     let stale = find_stale(containers)?;
 
-    let mut pids = Vec::new();
-    for dir in &stale {
-        pids.extend(cgfs::pids_in_subtree(dir)?);
-    }
     let label = stale.first().cloned().unwrap_or_default();
     kill::kill_until_empty(
         &label,
@@ -38,9 +34,17 @@ pub fn sweep(
             for dir in &stale {
                 remaining.extend(cgfs::pids_in_subtree(dir)?);
             }
+            // On v1 every process appears once per hierarchy.
+            remaining.sort_unstable();
+            remaining.dedup();
             Ok(remaining)
         },
         |pids| {
+            // A cellrun killed while it froze a run leaves the run frozen, and frozen v1
+            // processes act on SIGKILL only once thawed.
+            for dir in &stale {
+                kill::thaw_subtree(dir)?;
+            }
             kill::sigkill_all(pids);
             Ok(())
         },

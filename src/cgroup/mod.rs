@@ -92,6 +92,16 @@ impl Cgroups {
         Ok(Cgroups { backend })
     }
 
+    /// Uses the cgroup2 hierarchy mounted at `mount_point` with `own` as cellrun's cgroup,
+    /// without detection; for a cgroup2 mount that is not the one `/proc/self` shows, as in
+    /// tests on a hybrid system.
+    pub fn v2_at(mount_point: PathBuf, own: PathBuf) -> Cgroups {
+        let v2 = v2::V2Cgroups::new(mount_point, own, detect::swap_active(), v2::DirOps::KERNEL);
+        Cgroups {
+            backend: Backend::V2(v2),
+        }
+    }
+
     pub fn version(&self) -> Version {
         match self.backend {
             Backend::V1(_) => Version::V1,
@@ -154,9 +164,7 @@ impl Cgroups {
             Backend::V2(v2) => v2.own_memory_limit(),
         }
     }
-}
 
-impl Cgroups {
     /// Removes the `cellrun-<pid>` cgroups of cellrun processes that no longer run, with
     /// the cgroups below them, after killing the processes left in them. Returns the
     /// removed directories.
@@ -183,7 +191,7 @@ fn online_list(path: &str) -> Vec<usize> {
     match fs::read_cpu_list(std::path::Path::new(path)) {
         Ok(ids) => ids,
         Err(error) => {
-            tracing::warn!(%error, "cannot list the machine's CPUs or memory nodes");
+            tracing::warn!(%error, "failed to list the machine's CPUs or memory nodes");
             Vec::new()
         }
     }

@@ -246,7 +246,7 @@ fn read_first_cpu_list(candidates: &[PathBuf]) -> Option<Vec<usize>> {
     match cgfs::read_cpu_list(path) {
         Ok(ids) => Some(ids),
         Err(error) => {
-            tracing::warn!(%error, "cannot read the cpuset of cellrun's cgroup");
+            tracing::warn!(%error, "failed to read the cpuset of cellrun's cgroup");
             None
         }
     }

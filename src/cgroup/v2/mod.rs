@@ -210,7 +210,7 @@ impl V2Cgroups {
         match cgfs::read_cpu_list(&path) {
             Ok(ids) => Some(ids),
             Err(error) => {
-                tracing::warn!(%error, "cannot read the cpuset of cellrun's cgroup");
+                tracing::warn!(%error, "failed to read the cpuset of cellrun's cgroup");
                 None
             }
         }

@@ -17,7 +17,6 @@ use super::journal::{self, Journal};
 use super::meta::{self, Meta};
 use super::paths;
 use super::record::RunRecord;
-use super::summary::SummaryWriter;
 use crate::sandbox::TerminationReason;
 
 pub const SUMMARY: &str = "summary.csv";
@@ -30,8 +29,18 @@ pub const JOB_COPY: &str = "job.yaml";
 pub struct ResultDir {
     root: PathBuf,
     journal: Journal,
-    summary: SummaryWriter,
     meta: Meta,
+}
+
+/// What an existing result directory holds, read without changing it.
+#[derive(Debug)]
+pub struct Inspection {
+    pub meta: Meta,
+    /// Whether the job file's hash differs from the recorded one.
+    pub job_changed: bool,
+    pub finished: Vec<RunRecord>,
+    pub interrupted: Vec<String>,
+    pub torn_line: Option<usize>,
 }
 
 /// A result directory opened to continue a batch, with the runs it already holds.
@@ -62,9 +71,8 @@ impl ResultDir {
         meta::write(&root.join(META), &meta)?;
         let journal = Journal::open(&root.join(JOURNAL))?;
 
-        let mut dir = ResultDir { root: root.to_path_buf(), journal, summary: SummaryWriter::new(root.join(SUMMARY)), meta };
-        dir.summary.write_now(std::iter::empty())?;
-        Ok(dir)
+        super::summary::write_summary(&root.join(SUMMARY), std::iter::empty())?;
+        Ok(ResultDir { root: root.to_path_buf(), journal, meta })
     }
 
     /// Opens the result directory at `root` to continue its batch with the job file bytes
@@ -74,34 +82,43 @@ impl ResultDir {
     /// finished run, drops interrupted ones and a torn last line, and rewrites the journal to
     /// what it kept.
     pub fn resume(root: &Path, job: &[u8], force: bool) -> Result<Resumed, ResultsError> {
+        let inspection = ResultDir::inspect(root, job, force)?;
+        let mut meta = inspection.meta;
+        if inspection.job_changed {
+            meta.job_hash = meta::job_hash(job);
+            super::atomic::write(&root.join(JOB_COPY), job)?;
+            meta::write(&root.join(META), &meta)?;
+        }
+        journal::rewrite(&root.join(JOURNAL), &inspection.finished)?;
+
+        let journal = Journal::open(&root.join(JOURNAL))?;
+        let dir = ResultDir { root: root.to_path_buf(), journal, meta };
+        Ok(Resumed { dir, finished: inspection.finished, interrupted: inspection.interrupted, torn_line: inspection.torn_line })
+    }
+
+    /// Reads what [`ResultDir::resume`] would keep, without writing anything.
+    pub fn inspect(root: &Path, job: &[u8], force: bool) -> Result<Inspection, ResultsError> {
         for (name, missing) in [(JOURNAL, "runs.jsonl"), (META, "meta.json")] {
             if !root.join(name).is_file() {
                 return Err(ResultsError::NotABatch { path: root.to_path_buf(), missing });
             }
         }
-        let mut meta = meta::read(&root.join(META))?;
+        let meta = meta::read(&root.join(META))?;
 
         let current = meta::job_hash(job);
-        if current != meta.job_hash {
-            if !force {
-                return Err(ResultsError::JobChanged {
-                    dir: root.to_path_buf(),
-                    job_file: meta.job_file.clone(),
-                    recorded: meta.job_hash.clone(),
-                    current,
-                });
-            }
-            meta.job_hash = current;
-            super::atomic::write(&root.join(JOB_COPY), job)?;
+        let job_changed = current != meta.job_hash;
+        if job_changed && !force {
+            return Err(ResultsError::JobChanged {
+                dir: root.to_path_buf(),
+                job_file: meta.job_file.clone(),
+                recorded: meta.job_hash.clone(),
+                current,
+            });
         }
 
         let contents = journal::read(&root.join(JOURNAL))?;
         let (finished, interrupted) = split_finished(contents.records);
-        journal::rewrite(&root.join(JOURNAL), &finished)?;
-
-        let journal = Journal::open(&root.join(JOURNAL))?;
-        let dir = ResultDir { root: root.to_path_buf(), journal, summary: SummaryWriter::new(root.join(SUMMARY)), meta };
-        Ok(Resumed { dir, finished, interrupted, torn_line: contents.torn_line })
+        Ok(Inspection { meta, job_changed, finished, interrupted, torn_line: contents.torn_line })
     }
 
     pub fn root(&self) -> &Path {
@@ -110,10 +127,6 @@ impl ResultDir {
 
     pub fn journal(&self) -> &Journal {
         &self.journal
-    }
-
-    pub fn summary(&mut self) -> &mut SummaryWriter {
-        &mut self.summary
     }
 
     pub fn meta(&self) -> &Meta {

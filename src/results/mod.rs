@@ -15,6 +15,6 @@ pub mod probe;
 mod record;
 pub mod summary;
 
-pub use dir::{JOB_COPY, JOURNAL, META, ResultDir, Resumed, SUMMARY};
+pub use dir::{Inspection, JOB_COPY, JOURNAL, META, ResultDir, Resumed, SUMMARY};
 pub use error::ResultsError;
 pub use record::RunRecord;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod exec;
+pub mod run;
 pub mod schema;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run one command in a container with limits and print its measurements, like `runexec`.
     Exec(exec::ExecArgs),
+    /// Run every run of a job file, in parallel containers, into a result directory.
+    Run(run::RunArgs),
     /// Print the JSON Schema of job files, for editors with a YAML language server.
     Schema,
 }
@@ -29,6 +32,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Exec(args) => exec::main(args),
+        Command::Run(args) => run::run(args),
         Command::Schema => schema::run(),
     }
 }

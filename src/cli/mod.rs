@@ -1,5 +1,7 @@
 //! The command line: one subcommand per file, each with its options and its entry point.
 
+mod report;
+
 use clap::{Parser, Subcommand};
 
 /// Run benchmark campaigns in isolated, measured Linux containers.
@@ -11,9 +13,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    Report(report::ReportArgs),
+}
 
 /// Runs the subcommand and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
-    match cli.command {}
+    match cli.command {
+        Command::Report(args) => report::run(args),
+    }
 }

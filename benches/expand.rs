@@ -7,9 +7,9 @@
 //! ```
 //!
 //! The target is under 2 s per expansion and under 200 MB of memory. Criterion reports the
-//! time; the peak resident set size (`VmHWM` from `/proc/self/status`) of the whole bench
-//! process, which includes the generated file list and criterion itself, is printed at the
-//! end. To measure the command as users run it instead:
+//! time. At the end the bench prints the peak resident set size (`VmHWM` from
+//! `/proc/self/status`) of its whole process, criterion included. To measure the command
+//! as users run it instead:
 //!
 //! ```text
 //! cargo build --release

@@ -48,7 +48,7 @@ pub fn run(args: &CheckArgs) -> i32 {
     0
 }
 
-/// The summary: run count, runs per tool × config × task set, and the first run in full.
+/// Builds the summary: run count, runs per tool × config × task set, and the first run in full.
 pub fn summary(plan: &Plan) -> String {
     let mut out = format!("job `{}` is valid: {} run{}\n", plan.name, plan.runs.len(), plural(plan.runs.len()));
     out.push_str("\nruns per tool × config × task set:\n");
@@ -86,7 +86,7 @@ fn group_label(run: &PlannedRun) -> String {
     if run.task_set.is_empty() { format!("{tool} (command)") } else { format!("{tool} / {}", run.task_set) }
 }
 
-/// The fully resolved settings of one run.
+/// Describes the fully resolved settings of one run, one line per setting.
 pub fn describe_run(run: &PlannedRun) -> String {
     let settings = &run.settings;
     let mut out = format!("  command:      {}\n", shell_words(&run.command));

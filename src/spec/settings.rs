@@ -217,6 +217,7 @@ pub fn merge(layers: &[&Layer], job_dir: &Path, file: &Path) -> Result<RunSettin
             limits.walltime = Some(walltime);
             walltime_pos = pos;
         }
+
         for (path, mode) in &layer.dirs {
             dirs.set(path.clone(), *mode);
         }
@@ -232,6 +233,7 @@ pub fn merge(layers: &[&Layer], job_dir: &Path, file: &Path) -> Result<RunSettin
             settings.result_files = patterns.clone();
         }
     }
+
     if let (Some(walltime), Some(cputime)) = (limits.walltime, limits.cputime)
         && walltime < cputime
     {

@@ -113,6 +113,7 @@ impl<'a> RunBuilder<'a> {
         layers.extend(config.map(|config| &config.layer));
         layers.extend([&set.layer, &group.layer]);
         let program = tool.template.as_ref().and_then(|template| template.program());
+
         let Some(settings) = self.settings(&layers, program, tool.program_pos) else {
             return;
         };
@@ -123,6 +124,7 @@ impl<'a> RunBuilder<'a> {
             self.report(set.pos, SpecError::PropertyPlaceholderWithoutProperty { task_set: set.name.clone() });
             return;
         }
+
         let config_name = config.map(|config| config.name.as_str()).unwrap_or_default();
         let prefix = match config {
             Some(config) => format!("{}.{}/{}/", tool.name, config.name, set.name),
@@ -131,6 +133,7 @@ impl<'a> RunBuilder<'a> {
         let origin = self.origins.len();
         self.origins.push(describe_origin(tool, config_name, set, group));
         let pos = group.pos.unwrap_or(tool.pos);
+
         let options = config.map(|config| config.options.as_slice()).unwrap_or_default();
         let job_dir = self.job_dir.to_string_lossy();
         for task in &set.tasks {

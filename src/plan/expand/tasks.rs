@@ -29,7 +29,7 @@ pub struct Task {
     pub property: Option<PathBuf>,
 }
 
-/// Where task paths start and where errors go.
+/// Base directory of task paths, and the error list.
 pub struct TaskContext<'a> {
     pub job_dir: &'a Path,
     pub job_file: &'a Path,

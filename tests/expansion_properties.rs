@@ -81,3 +81,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any text, including a valid job file with bytes changed, gives a plan or errors.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}", cut in 0usize..400, insert in "[\\[\\]{}:,\\-\"' \\n\\ta-z0-9]{0,8}") {
+        let _ = cellrun::spec::parse(&text, std::path::Path::new("job.yaml"));
+        let valid = "defaults:\n  limits: {memory: 1 GiB}\n  dirs: {hidden: [/tmp]}\ntools:\n  a:\n    command: [sh, \"{input}\"]\n    configs: {x: [-x], y: {options: [-y]}}\ntasks:\n  s:\n    files: [\"*.cnf\"]\nruns:\n  - tools: [a]\n";
+        let at = valid.char_indices().map(|(index, _)| index).nth(cut % valid.len()).unwrap_or(0);
+        let mutated = format!("{}{insert}{}", &valid[..at], &valid[at..]);
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let path = dir.path().join("job.yaml");
+        std::fs::write(&path, &mutated).unwrap();
+        if let Err(errors) = cellrun::plan::load(&path) {
+            prop_assert!(!errors.to_string().is_empty());
+        }
+    }
+}

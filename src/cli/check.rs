@@ -35,16 +35,21 @@ pub fn run(args: &CheckArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let text = if args.list {
-        plan.runs.iter().map(|run| format!("{}\n", run.id)).collect()
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    // A closed pipe (`cellrun check --list job.yaml | head`) is not an error of the job file,
+    // so write errors are ignored.
+    if args.list {
+        for run in &plan.runs {
+            let _ = writeln!(stdout, "{}", run.id);
+        }
     } else if args.json {
-        serde_json::to_string_pretty(&plan).map(|json| json + "\n").unwrap_or_default()
+        // Streamed, so a plan of 100,000 runs never exists as one string.
+        let _ = serde_json::to_writer_pretty(&mut stdout, &plan);
+        let _ = writeln!(stdout);
     } else {
-        summary(&plan)
-    };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`cellrun check --list job.yaml | head`) is not an error of the job file.
-    let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.write_all(summary(&plan).as_bytes());
+    }
+    let _ = stdout.flush();
     0
 }
 

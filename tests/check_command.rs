@@ -204,3 +204,20 @@ fn bundled_specs_pass_check() {
     }
     assert!(checked > 0, "no job files in specs/");
 }
+
+#[test]
+fn summary_lists_mount_steps_in_order() {
+    let dir = setup();
+    let summary = stdout_of(dir.path(), &["check", "job.yaml"]);
+    let steps: Vec<&str> = summary
+        .lines()
+        .skip_while(|line| !line.contains("mount steps on this host"))
+        .skip(1)
+        .take_while(|line| line.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .collect();
+    assert!(steps.first().is_some_and(|step| step.contains("tmpfs for the writable layers")), "{summary}");
+    let overlay_root = steps.iter().position(|step| step.contains("overlay /:")).expect("overlay of /");
+    let hidden_tmp = steps.iter().position(|step| step.contains("hidden /tmp")).expect("hidden /tmp");
+    let proc = steps.iter().position(|step| step.contains("fresh /proc")).expect("fresh /proc");
+    assert!(overlay_root < hidden_tmp && hidden_tmp < proc, "{summary}");
+}

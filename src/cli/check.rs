@@ -98,10 +98,11 @@ pub fn describe_run(run: &PlannedRun) -> String {
     out.push_str(&format!("  workdir:      {}\n", settings.workdir.display()));
     out.push_str("  limits:\n");
     out.push_str(&describe_limits(&settings.limits));
-    out.push_str("  dirs, in path order:\n");
+    out.push_str("  dir modes:\n");
     for (path, mode) in settings.dirs.iter() {
         out.push_str(&format!("    {:<12} {}\n", mode.key(), path.display()));
     }
+    out.push_str(&describe_mount_steps(&settings.dirs));
     out.push_str(&format!("  network:      {}\n", if settings.network { "host network" } else { "loopback only" }));
     out.push_str(&format!("  env inherit:  {}\n", settings.env.inherit.join(", ")));
     for (name, value) in &settings.env.set {
@@ -115,6 +116,23 @@ pub fn describe_run(run: &PlannedRun) -> String {
     }
     if let Some(property) = &run.property {
         out.push_str(&format!("  property:     {}\n", property.display()));
+    }
+    out
+}
+
+/// Lists the mount steps a container for these modes performs on this host, in order.
+fn describe_mount_steps(dirs: &crate::container::dirmode::DirModes) -> String {
+    use crate::container::mountinfo::read_host_mounts;
+    use crate::container::steps::plan_mounts;
+
+    let mounts = match read_host_mounts() {
+        Ok(mounts) => mounts,
+        Err(error) => return format!("  mount steps: cannot read this host's mount table: {error}\n"),
+    };
+    let plan = plan_mounts(dirs, &mounts, std::path::Path::new("/nonexistent/cellrun-scratch"));
+    let mut out = String::from("  mount steps on this host, in order:\n");
+    for (number, step) in plan.steps.iter().enumerate() {
+        out.push_str(&format!("    {:>3}. {step}\n", number + 1));
     }
     out
 }

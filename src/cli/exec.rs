@@ -1,8 +1,8 @@
 //! `cellrun exec`: one isolated run from the command line, a drop-in for BenchExec's `runexec`.
 //!
 //! The option names, units and `key=value` output lines follow `runexec`, so scripts switch by
-//! changing the program name. Unlike `runexec`, the exit status tells whether the run could be
-//! executed: 0 when the tool ran (whatever its own exit code), 1 when the container could not
+//! changing the program name. Unlike `runexec`, the exit status reports whether the run could
+//! be executed: 0 when the tool ran (whatever its own exit code), 1 when the container could not
 //! be set up or the tool could not be started, 2 for invalid options.
 
 use std::ffi::OsString;
@@ -70,17 +70,17 @@ pub struct ExecArgs {
     /// directory (repeatable). Nothing is copied without it.
     #[arg(long = "result-files")]
     result_files: Vec<String>,
-    /// Where result files are copied.
+    /// Directory that result files are copied to.
     #[arg(long = "output-directory", default_value = "output.files")]
     output_directory: PathBuf,
-    /// Let the run use the host's network; otherwise it sees only its own loopback.
+    /// Let the run use the host's network; otherwise it has only its own loopback interface.
     #[arg(long = "network-access")]
     network_access: bool,
     /// Working directory of the tool; default: the current directory.
     #[arg(long = "dir")]
     dir: Option<PathBuf>,
-    /// Run even when cellrun has no cgroup to enforce the memory, CPU-time, core and process
-    /// limits (rootless without a delegated cgroup); the limits are then not enforced.
+    /// Run even without a cgroup to enforce the memory, CPU-time, core and process limits, as
+    /// happens rootless without a delegated cgroup. Those limits are then not enforced.
     #[arg(long = "allow-unenforced-limits")]
     allow_unenforced_limits: bool,
     /// Print the measurements as one JSON object instead of `key=value` lines.

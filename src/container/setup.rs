@@ -21,9 +21,10 @@ pub struct SetupError {
 
 /// Runs every step of `plan` in order; stops at the first failure.
 ///
-/// `split_refused_overlays` allows rebuilding a directory from per-subdirectory overlays when
-/// the kernel refuses its overlay; it is meant for rootless containers, where the kernel
-/// refuses every lower directory with mounts below it. As root a refused overlay is an error.
+/// With `split_refused_overlays`, a directory whose overlay the kernel rejects is rebuilt
+/// from one overlay per subdirectory. Rootless containers need this because the kernel
+/// rejects every lower directory with mounts below it there. As root a rejected overlay is
+/// an error.
 pub fn execute_plan(plan: &MountPlan, tmpfs_size: Option<u64>, split_refused_overlays: bool) -> Result<(), SetupError> {
     make_everything_private().map_err(|errno| failure_of(&plan.steps[0], "making mounts private", errno))?;
     for step in &plan.steps {
@@ -56,7 +57,7 @@ fn execute_step(step: &MountStep, root: &Path, tmpfs_size: Option<u64>, split_re
                 Err(errno) => errno,
             };
             // Split the directory instead, so that the view stays the same.
-            tracing::debug!(path = %lower.display(), %refused, "overlay refused, overlaying each subdirectory");
+            tracing::debug!(path = %lower.display(), %refused, "overlay rejected by the kernel, mounting one overlay per subdirectory");
             mount(Some(target), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
                 .map_err(fail("bind mount of the split directory"))?;
             split_overlay(lower, &split.join("upper"), &split.join("work"), target).map_err(|(path, errno)| SetupError {
@@ -187,7 +188,7 @@ fn failure_of(step: &MountStep, operation: &'static str, errno: nix::Error) -> S
     }
 }
 
-/// The fix in job-file terms for the failures users meet in practice.
+/// Returns the fix, in job-file terms, for the failures users meet in practice.
 fn hint_for(step: &MountStep, errno: nix::Error) -> String {
     let path = step.container_path().display();
     match (step, errno) {

@@ -25,7 +25,7 @@ const SPECIAL_SUBTREES: &[&str] = &["/proc", "/sys", "/dev"];
 /// One mount operation of the container setup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountStep {
-    /// The per-run tmpfs that holds the container's root and every writable layer.
+    /// The per-run tmpfs that contains the container's root and every writable layer.
     ScratchTmpfs { target: PathBuf },
     /// A writable view of a host directory whose writes go to an upper layer. When the
     /// kernel refuses the overlay (inside a user namespace it refuses lower directories with
@@ -45,7 +45,7 @@ pub enum MountStep {
 }
 
 impl MountStep {
-    /// The path inside the container that the step sets up.
+    /// Returns the path inside the container that the step sets up.
     pub fn container_path(&self) -> &Path {
         match self {
             MountStep::ScratchTmpfs { .. } => Path::new("/"),
@@ -89,7 +89,7 @@ impl fmt::Display for MountStep {
 /// A writable layer of the container and where its files appear inside.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WritableLayer {
-    /// The layer's directory as the container's init process sees it.
+    /// The layer's directory, as a path in the mount namespace of the container's init.
     pub dir: PathBuf,
     /// The container path that the layer's top directory corresponds to.
     pub container_path: PathBuf,
@@ -126,8 +126,8 @@ pub fn plan_mounts(dirs: &DirModes, host_mounts: &[HostMount], scratch: &Path) -
     plan
 }
 
-/// The paths that need their own step: configured directories and host mount points,
-/// without the special subtrees and the scratch directory, parents first.
+/// Collects the paths that need their own step: configured directories and host mount
+/// points, without the special subtrees and the scratch directory, parents first.
 fn collect_nodes(dirs: &DirModes, host_mounts: &[HostMount], scratch: &Path) -> BTreeSet<PathBuf> {
     let mut nodes: BTreeSet<PathBuf> = dirs.iter().map(|(path, _)| path.to_path_buf()).collect();
     nodes.insert(PathBuf::from("/"));

@@ -10,7 +10,7 @@ impl Executor for Sandbox {
         Sandbox::execute(self, request, cancel)
     }
 
-    /// The CPUs and memory nodes of cellrun's cgroup, and the smaller of the machine's
+    /// Returns the CPUs and memory nodes of cellrun's cgroup, and the smaller of the machine's
     /// memory and the memory limit of cellrun's cgroup.
     fn resources(&self) -> Resources {
         let machine_memory = machine_memory_bytes();

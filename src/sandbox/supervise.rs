@@ -1,10 +1,10 @@
 //! The supervisor of one container: starts the helper, stores the output, enforces the time
 //! limits and collects the measurements.
 //!
-//! CPU time is read from the run's cgroup. Instead of polling at a fixed rate, the supervisor
-//! sleeps until the earliest moment the limit could be reached (the remaining CPU time divided
-//! by the number of CPUs the run may use), so the check comes close to the limit without
-//! busy polling. The wait never exceeds [`MAX_WAIT`] so that a cancel request is seen quickly.
+//! CPU time is read from the run's cgroup. The supervisor does not poll at a fixed rate. It
+//! sleeps until the earliest moment the limit could be reached, which is the remaining CPU
+//! time divided by the number of CPUs the run may use. So the check comes close to the limit
+//! without busy polling. The wait never exceeds [`MAX_WAIT`] so that a cancel request is seen quickly.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
@@ -25,17 +25,17 @@ use crate::container::mountinfo::read_host_mounts;
 use crate::container::protocol::{IdMap, InitConfig, Message, HELPER_ARGUMENT, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
 use crate::container::steps::plan_mounts;
 
-/// Longest sleep between two checks of the limits and the cancel flag.
+/// Maximum sleep between two checks of the limits and the cancel flag.
 const MAX_WAIT: Duration = Duration::from_millis(100);
-/// Shortest sleep, so that a run near its limit does not make the supervisor spin.
+/// Minimum sleep, so that a run near its limit does not make the supervisor spin.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 /// Time a run gets after the SIGTERM of its soft CPU-time limit when it has no hard limit.
 const SOFT_LIMIT_GRACE: Duration = Duration::from_secs(1);
-/// Time the container gets to end after it was told to kill the run, before the supervisor
+/// Time the container gets to end after the signal to kill the run, before the supervisor
 /// kills every process of the cgroup itself.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// What every run of one sandbox shares.
+/// Settings shared by every run of one sandbox.
 pub struct Context<'a> {
     /// The cellrun executable, started as the container helper.
     pub helper: &'a Path,
@@ -102,10 +102,11 @@ fn build_config(request: &RunRequest, context: &Context, cgroup: Option<&RunCgro
 }
 
 /// Gives the working directory, `$HOME` and `/var/tmp` overlays of their own when they are
-/// in overlay mode. In a user namespace the kernel cannot copy up a directory whose owner is
-/// not mapped (root's, for example), so a write below `/work/user/job` inside an overlay of
-/// `/` fails with EOVERFLOW; an overlay whose lower layer is the directory itself copies up
-/// nothing above it. The modes stay the same.
+/// in overlay mode. The modes stay the same.
+///
+/// In a user namespace the kernel cannot copy up a directory whose owner is not mapped, such
+/// as root's. So a write below `/work/user/job` inside an overlay of `/` fails with EOVERFLOW.
+/// An overlay whose lower layer is the directory itself copies up nothing above it.
 fn with_rootless_write_points(request: &RunRequest) -> crate::container::dirmode::DirModes {
     use crate::container::dirmode::DirMode;
 
@@ -142,7 +143,7 @@ fn start_helper(helper: &Path, config: &InitConfig) -> Result<Child, String> {
     Ok(child)
 }
 
-/// What the supervisor has learned about the run so far.
+/// The supervisor's knowledge of the run so far.
 struct Watch {
     limits: crate::limits::Limits,
     walltime_limit: Option<Duration>,

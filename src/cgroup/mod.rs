@@ -165,6 +165,15 @@ impl Cgroups {
         }
     }
 
+    /// Lets the kernel prepare the next move of a process into a cgroup in the background,
+    /// so that the first run does not wait for it; on v1 only, where the move waits for an
+    /// RCU grace period (see `V1Cgroups::start_attach_grace_period`).
+    pub fn prepare_first_attach(&self) {
+        if let Backend::V1(v1) = &self.backend {
+            v1.start_attach_grace_period();
+        }
+    }
+
     /// Removes the `cellrun-<pid>` cgroups of cellrun processes that no longer run, with
     /// the cgroups below them, after killing the processes left in them. Returns the
     /// removed directories.

@@ -86,6 +86,7 @@ impl Sandbox {
             (Err(error), Some(_)) => (None, Some(error.to_string())),
         };
         if let Some(cgroups) = &cgroups {
+            cgroups.prepare_first_attach();
             sweep_stale_cgroups(cgroups);
         }
         Ok(Sandbox { cgroups, cgroup_unavailable, rootless, helper, scratch, next_run: AtomicU64::new(0) })

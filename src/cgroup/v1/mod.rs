@@ -159,6 +159,26 @@ impl V1Cgroups {
         parse::parse_v1_memory_limit(&limit.to_string()).flatten()
     }
 
+    /// Starts, on a background thread, the RCU grace period that the next move of a process
+    /// into a cgroup waits for, so that it overlaps the container setup.
+    ///
+    /// Every write to a v1 `tasks` or `cgroup.procs` file takes the kernel's global
+    /// `cgroup_threadgroup_rwsem` for writing, which waits for a full RCU grace period unless
+    /// another writer held it within roughly the last grace period (6-8 ms on a kernel with
+    /// HZ=250). The thread writes its own id to the `tasks` file of the cgroup it is already
+    /// in, which moves nothing but takes the lock. Failures are ignored: the tool's later move
+    /// into its run cgroup is checked on its own and only gets slower without this.
+    pub fn start_attach_grace_period(&self) {
+        let Some(hierarchy) = self.hierarchies.first() else { return };
+        let tasks = hierarchy.own.join("tasks");
+        let spawned = std::thread::Builder::new().name("cgroup-warmup".into()).spawn(move || {
+            let _ = cgfs::write(&tasks, &nix::unistd::gettid().to_string());
+        });
+        if let Err(error) = spawned {
+            tracing::debug!(%error, "cannot start the thread that starts the cgroup grace period");
+        }
+    }
+
     /// Returns the directories that contain `cellrun-<pid>` cgroups, one per hierarchy.
     pub fn parent_containers(&self) -> Vec<PathBuf> {
         self.hierarchies.iter().map(|h| h.own.clone()).collect()

@@ -95,7 +95,8 @@ impl V1Run {
 
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let mut pids = Vec::new();
-        for (_, dir) in &self.dirs {
+        // A directory may be gone already: `remove` removes the empty ones first.
+        for (_, dir) in self.dirs.iter().filter(|(_, dir)| dir.exists()) {
             pids.extend(cgfs::pids_in_subtree(dir)?);
         }
         pids.sort_unstable();
@@ -113,7 +114,7 @@ impl V1Run {
     }
 
     fn kill_round(&self, pids: &[i32]) -> Result<(), CgroupError> {
-        let Some(freezer) = self.dir_of("freezer") else {
+        let Some(freezer) = self.dir_of("freezer").filter(|dir| dir.exists()) else {
             kill::sigkill_all(pids);
             return Ok(());
         };
@@ -133,9 +134,27 @@ impl V1Run {
     }
 
     /// Kills the run's processes and removes its directory in every hierarchy.
+    ///
+    /// The kernel refuses to remove a cgroup that still has processes or child cgroups
+    /// (`EBUSY`), so each directory is first removed directly. Only where that fails are the
+    /// processes killed and the subtree removed, which saves listing every hierarchy twice
+    /// after a run whose processes have all ended, as usual.
     pub fn remove(&self) -> Result<(), CgroupError> {
+        let busy: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .map(|(_, dir)| dir)
+            .filter(|dir| match fs::remove_dir(dir) {
+                Ok(()) => false,
+                Err(error) => error.kind() != std::io::ErrorKind::NotFound,
+            })
+            .cloned()
+            .collect();
+        if busy.is_empty() {
+            return Ok(());
+        }
         self.kill_all()?;
-        kill::remove_all(&self.paths(), |dir| fs::remove_dir(dir))
+        kill::remove_all(&busy, |dir| fs::remove_dir(dir))
     }
 
     /// Removes what exists of a run cgroup whose setup failed.

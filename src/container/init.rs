@@ -10,22 +10,41 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::collect;
-use super::protocol::{send, IdMap, InitConfig, Message, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
+use super::fork_server;
+use super::protocol::{send, IdMap, InitConfig, Message, FORK_SERVER_ARGUMENT, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
 use super::setup;
 use super::steps::under;
 use super::syscalls;
 use super::tool;
 use crate::sandbox::ExitStatus;
 
-/// Entry point of `cellrun __container-init`; returns the process exit status.
+/// Entry point of `cellrun __container-init`; returns the process exit status. With the
+/// argument `fork-server` the process becomes the sandbox's fork server instead.
 pub fn helper_main() -> i32 {
-    let config = match read_config() {
-        Ok(config) => config,
+    if std::env::args_os().nth(2).is_some_and(|arg| arg == FORK_SERVER_ARGUMENT) {
+        return fork_server::fork_server_main(helper_main_with);
+    }
+    match read_config() {
+        Ok(config) => run_helper(&config),
         Err(message) => {
             send(&Message::SetupFailed(message));
-            return 1;
+            1
         }
-    };
+    }
+}
+
+/// Runs the helper of a process forked by the fork server, with the configuration it sent.
+fn helper_main_with(config: &[u8]) -> i32 {
+    match serde_json::from_slice(config) {
+        Ok(config) => run_helper(&config),
+        Err(error) => {
+            send(&Message::SetupFailed(format!("invalid container configuration: {error}")));
+            1
+        }
+    }
+}
+
+fn run_helper(config: &InitConfig) -> i32 {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let _ = syscalls::set_oom_score_adj(-1000);
 
@@ -53,7 +72,7 @@ pub fn helper_main() -> i32 {
     // SAFETY: the helper is single-threaded (a freshly executed process that starts no
     // threads), so the child may run arbitrary code after fork.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => std::process::exit(init_main(&config)),
+        Ok(ForkResult::Child) => std::process::exit(init_main(config)),
         Ok(ForkResult::Parent { child }) => {
             send(&Message::InitPid(child.as_raw()));
             wait_for_init(child)

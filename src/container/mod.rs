@@ -7,6 +7,7 @@
 
 mod collect;
 pub mod dirmode;
+pub mod fork_server;
 mod init;
 pub mod mountinfo;
 pub mod protocol;

@@ -3,7 +3,9 @@
 //! Processes, in order of creation:
 //! 1. The supervisor spawns `cellrun __container-init` (the *helper*) with three pipes:
 //!    stdin carries one JSON line, the [`InitConfig`]; stdout carries [`Message`] lines back;
-//!    stderr is the tool's output pipe, which the supervisor reads and stores.
+//!    stderr is the tool's output pipe, which the supervisor reads and stores. Usually the
+//!    helper is not executed but forked by the sandbox's fork server (see `fork_server`),
+//!    which passes the same configuration and pipes.
 //! 2. The helper reads the configuration. Being a fresh single-threaded process, it may fork
 //!    freely: it unshares the namespaces, forks the *init* (PID 1 of the new PID namespace),
 //!    reports the init's host PID and waits for it.
@@ -32,6 +34,8 @@ pub const SIGNAL_KILL_RUN: nix::sys::signal::Signal = nix::sys::signal::Signal::
 
 /// The argument that makes cellrun act as the container helper.
 pub const HELPER_ARGUMENT: &str = "__container-init";
+/// The second argument that makes the helper a fork server for helpers (see `fork_server`).
+pub const FORK_SERVER_ARGUMENT: &str = "fork-server";
 
 /// Everything the container needs, sent by the supervisor as one JSON line.
 #[derive(Debug, Serialize, Deserialize)]

@@ -24,6 +24,7 @@ pub use output::{shell_quote, HEADER_RULE};
 pub use request::RunRequest;
 
 use crate::cgroup::{CgroupError, Cgroups, RunCgroup, RunCgroupSettings};
+use crate::container::fork_server::ForkServer;
 use crate::container::protocol::IdMap;
 
 /// Tells whether a normal user may create cgroups here, by creating and removing one.
@@ -61,6 +62,9 @@ pub struct Sandbox {
     rootless: Option<IdMap>,
     helper: PathBuf,
     scratch: scratch::ScratchBase,
+    /// Forks the helper of each run; `None` when it could not start, and then each run
+    /// executes its helper.
+    fork_server: Option<ForkServer>,
     next_run: AtomicU64,
 }
 
@@ -89,7 +93,16 @@ impl Sandbox {
             cgroups.prepare_first_attach();
             sweep_stale_cgroups(cgroups);
         }
-        Ok(Sandbox { cgroups, cgroup_unavailable, rootless, helper, scratch, next_run: AtomicU64::new(0) })
+        // Started from the thread that creates the sandbox: the fork server ends with that
+        // thread (parent-death signal), and the sandbox's runs end with the fork server.
+        let fork_server = match ForkServer::start(&helper) {
+            Ok(server) => Some(server),
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the fork server, each run executes its container helper");
+                None
+            }
+        };
+        Ok(Sandbox { cgroups, cgroup_unavailable, rootless, helper, scratch, fork_server, next_run: AtomicU64::new(0) })
     }
 
     /// The cgroup hierarchy, for pre-flight checks of the scheduler; `None` for a rootless
@@ -144,7 +157,12 @@ impl Sandbox {
             None => None,
         };
 
-        let context = supervise::Context { helper: &self.helper, scratch: scratch_dir.path(), rootless: self.rootless };
+        let context = supervise::Context {
+            helper: &self.helper,
+            scratch: scratch_dir.path(),
+            rootless: self.rootless,
+            fork_server: self.fork_server.as_ref(),
+        };
         let outcome = supervise::run(&context, request, cgroup.as_ref(), cancel, started_at);
 
         if let Some(Err(error)) = cgroup.map(RunCgroup::remove) {

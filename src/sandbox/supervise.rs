@@ -7,7 +7,7 @@
 //! without busy polling. The wait never exceeds [`MAX_WAIT`] so that a cancel request is seen quickly.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 use super::output::LogWriter;
 use super::{ExitStatus, RunOutcome, RunRequest, SkippedFile, TerminationReason};
 use crate::cgroup::RunCgroup;
+use crate::container::fork_server::ForkServer;
 use crate::container::monotonic_nanos;
 use crate::container::mountinfo::read_host_mounts;
 use crate::container::protocol::{IdMap, InitConfig, Message, HELPER_ARGUMENT, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
@@ -43,6 +44,8 @@ pub struct Context<'a> {
     pub scratch: &'a Path,
     /// The user's ids for a rootless container.
     pub rootless: Option<IdMap>,
+    /// The sandbox's fork server; without one the helper is executed.
+    pub fork_server: Option<&'a ForkServer>,
 }
 
 /// Runs `request` in a container whose tool processes all live in `cgroup`; without a
@@ -59,14 +62,14 @@ pub fn run(context: &Context, request: &RunRequest, cgroup: Option<&RunCgroup>, 
         Ok(config) => config,
         Err(message) => return RunOutcome::failed(started_at, message),
     };
-    let mut child = match start_helper(context.helper, &config) {
+    let mut child = match start_helper(context, &config) {
         Ok(child) => child,
         Err(message) => return RunOutcome::failed(started_at, message),
     };
 
     let mut watch = Watch::new(request);
     let pump_result = pump(&mut child, &mut log, cgroup, cancel, &mut watch);
-    let _ = child.wait();
+    child.wait();
     let truncated = log.finish().unwrap_or(false);
 
     let mut outcome = watch.into_outcome(started_at, cgroup);
@@ -121,8 +124,72 @@ fn with_rootless_write_points(request: &RunRequest) -> crate::container::dirmode
     dirs
 }
 
-/// Starts the helper and sends it the configuration.
-fn start_helper(helper: &Path, config: &InitConfig) -> Result<Child, String> {
+/// The helper process of a run and the read ends of its stdout and stderr.
+struct Helper {
+    pid: Pid,
+    /// A pidfd of a helper forked by the fork server, which reaps it.
+    pidfd: Option<OwnedFd>,
+    /// An executed helper, which the supervisor reaps.
+    child: Option<Child>,
+    status: Option<std::fs::File>,
+    output: Option<std::fs::File>,
+}
+
+impl Helper {
+    fn kill(&self) {
+        match &self.pidfd {
+            Some(pidfd) => {
+                // SAFETY: pidfd_send_signal takes a pidfd, a signal, a null siginfo and flags.
+                unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0) };
+            }
+            None => {
+                let _ = kill(self.pid, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Waits until the helper has ended.
+    fn wait(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.wait();
+        }
+        if let Some(pidfd) = &self.pidfd {
+            // A pidfd becomes readable when its process ends.
+            let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            while let Err(nix::Error::EINTR) = poll(&mut fds, PollTimeout::NONE) {}
+        }
+    }
+}
+
+/// Starts the helper through the fork server, or executes it when there is none or the
+/// fork server failed, and sends it the configuration.
+fn start_helper(context: &Context, config: &InitConfig) -> Result<Helper, String> {
+    let mut line = serde_json::to_vec(config).map_err(|error| format!("cannot encode the container configuration: {error}"))?;
+    line.push(b'\n');
+    if let Some(server) = context.fork_server {
+        match fork_helper(server, &line) {
+            Ok(helper) => return Ok(helper),
+            Err(error) => tracing::warn!(%error, "the fork server failed, executing the container helper instead"),
+        }
+    }
+    execute_helper(context.helper, &line)
+}
+
+fn fork_helper(server: &ForkServer, line: &[u8]) -> std::io::Result<Helper> {
+    let flags = nix::fcntl::OFlag::O_CLOEXEC;
+    let (status_read, status_write) = nix::unistd::pipe2(flags)?;
+    let (output_read, output_write) = nix::unistd::pipe2(flags)?;
+    let forked = server.fork_helper(line, &status_write, &output_write)?;
+    Ok(Helper {
+        pid: forked.pid,
+        pidfd: Some(forked.pidfd),
+        child: None,
+        status: Some(status_read.into()),
+        output: Some(output_read.into()),
+    })
+}
+
+fn execute_helper(helper: &Path, line: &[u8]) -> Result<Helper, String> {
     let mut child = Command::new(helper)
         .arg(HELPER_ARGUMENT)
         .env_clear()
@@ -132,15 +199,15 @@ fn start_helper(helper: &Path, config: &InitConfig) -> Result<Child, String> {
         .spawn()
         .map_err(|error| format!("cannot start the container helper {}: {error}", helper.display()))?;
 
-    let mut line = serde_json::to_vec(config).map_err(|error| format!("cannot encode the container configuration: {error}"))?;
-    line.push(b'\n');
     let mut stdin = child.stdin.take().expect("the helper's stdin is piped");
-    if let Err(error) = stdin.write_all(&line) {
+    if let Err(error) = stdin.write_all(line) {
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!("cannot send the configuration to the container helper: {error}"));
     }
-    Ok(child)
+    let status = child.stdout.take().map(|pipe| OwnedFd::from(pipe).into());
+    let output = child.stderr.take().map(|pipe| OwnedFd::from(pipe).into());
+    Ok(Helper { pid: Pid::from_raw(child.id() as i32), pidfd: None, child: Some(child), status, output })
 }
 
 /// The supervisor's knowledge of the run so far.
@@ -202,13 +269,13 @@ impl Watch {
 
     /// Checks the limits; stops the run when one is reached. Returns how long to wait until
     /// the next check.
-    fn check_limits(&mut self, child: &Child, cgroup: Option<&RunCgroup>, cancel: &AtomicBool) -> Duration {
+    fn check_limits(&mut self, child: &Helper, cgroup: Option<&RunCgroup>, cancel: &AtomicBool) -> Duration {
         if let Some(sent) = self.kill_sent_at {
             if sent.elapsed() > KILL_GRACE {
                 if let Some(cgroup) = cgroup {
                     let _ = cgroup.kill_all();
                 }
-                let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                child.kill();
             }
             return MAX_WAIT;
         }
@@ -237,7 +304,7 @@ impl Watch {
         wait.max(MIN_WAIT)
     }
 
-    fn check_cputime(&mut self, child: &Child, cgroup: &RunCgroup) -> Duration {
+    fn check_cputime(&mut self, child: &Helper, cgroup: &RunCgroup) -> Duration {
         let Ok(used) = cgroup.cpu_time() else { return MIN_WAIT };
         if let Some(hard) = self.limits.cputime {
             if used >= hard {
@@ -271,7 +338,7 @@ impl Watch {
     }
 
     /// Tells the container to kill every process of the run.
-    fn stop(&mut self, child: &Child, reason: TerminationReason) {
+    fn stop(&mut self, child: &Helper, reason: TerminationReason) {
         if self.termination.is_none() || self.termination == Some(TerminationReason::CpuTimeSoft) {
             self.termination = Some(reason);
         }
@@ -280,9 +347,7 @@ impl Watch {
             Some(init) => {
                 let _ = kill(init, SIGNAL_KILL_RUN);
             }
-            None => {
-                let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            }
+            None => child.kill(),
         }
     }
 
@@ -359,9 +424,9 @@ fn classify_limits(outcome: &mut RunOutcome, limits: &crate::limits::Limits, wal
 
 /// Reads the helper's messages and the tool's output until the helper closes its stdout,
 /// checking the limits in between.
-fn pump(child: &mut Child, log: &mut LogWriter, cgroup: Option<&RunCgroup>, cancel: &AtomicBool, watch: &mut Watch) -> Result<(), String> {
-    let mut status = child.stdout.take().expect("the helper's stdout is piped");
-    let mut output = child.stderr.take().expect("the helper's stderr is piped");
+fn pump(child: &mut Helper, log: &mut LogWriter, cgroup: Option<&RunCgroup>, cancel: &AtomicBool, watch: &mut Watch) -> Result<(), String> {
+    let mut status = child.status.take().expect("the helper's stdout is a pipe");
+    let mut output = child.output.take().expect("the helper's stderr is a pipe");
     set_nonblocking(&status)?;
     set_nonblocking(&output)?;
 

@@ -1,0 +1,527 @@
+//! cellrun on a pure cgroup v2 system, as root: limits, measurement, dir modes, delegation.
+//!
+//! Machines whose controllers sit on cgroup v1 cannot test the v2 backend, so these tests do
+//! their work only inside the VM of `tests/vm/run-in-v2-vm.sh`, which sets
+//! `CELLRUN_IN_V2_VM=1`. Elsewhere each test prints a SKIP line and returns;
+//! `scripts/test-v2-vm.sh` runs the binary in the VM and fails unless every test passed there.
+//!
+//! Each test starts the real `cellrun` binary in a fresh cgroup below the root that receives
+//! every controller and contains no other process, as `systemd-run --scope -p Delegate=yes`
+//! would give it. The kernel's own counters in that cgroup (`memory.events`, `cpu.stat`)
+//! include its removed descendants, so they confirm what cellrun reported. Timing under
+//! qemu's software emulation varies by about half a second, hence the generous upper bounds.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const CELLRUN: &str = env!("CARGO_BIN_EXE_cellrun");
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+const MIB: u64 = 1024 * 1024;
+const BUSY_LOOP: &[&str] = &["sh", "-c", "while :; do :; done"];
+
+/// Serializes the tests: the VM has two emulated CPUs, and CPU-time checks need them quiet.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Returns the test lock inside the VM. Elsewhere it prints a SKIP line and returns `None`.
+#[track_caller]
+fn in_vm() -> Option<MutexGuard<'static, ()>> {
+    if std::env::var("CELLRUN_IN_V2_VM").as_deref() != Ok("1") {
+        // Written to the stderr handle, not with eprintln!, because the test harness captures
+        // the print macros of passing tests and the skip must stay visible.
+        let message = format!(
+            "SKIP {}: this test is meant for the cgroup v2 VM; run scripts/test-v2-vm.sh\n",
+            std::panic::Location::caller()
+        );
+        let _ = std::io::stderr().write_all(message.as_bytes());
+        return None;
+    }
+    assert!(nix::unistd::geteuid().is_root(), "the VM runs the tests as root");
+    Some(SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+/// A cgroup created by a test, removed with its children when dropped.
+struct TestCgroup {
+    path: PathBuf,
+}
+
+impl TestCgroup {
+    /// Creates `/sys/fs/cgroup/test-<name>`. The VM's init enables every controller in the
+    /// root, so the new cgroup has them all available and enables none itself.
+    fn delegated(name: &str) -> TestCgroup {
+        TestCgroup::create(Path::new(CGROUP_ROOT).join(format!("test-{name}")))
+    }
+
+    fn create(path: PathBuf) -> TestCgroup {
+        if path.exists() {
+            remove_tree(&path);
+        }
+        std::fs::create_dir(&path).unwrap_or_else(|error| panic!("mkdir {}: {error}", path.display()));
+        TestCgroup { path }
+    }
+
+    fn child(&self, name: &str) -> TestCgroup {
+        TestCgroup::create(self.path.join(name))
+    }
+
+    fn read(&self, file: &str) -> String {
+        let path = self.path.join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    }
+
+    fn write(&self, file: &str, value: &str) {
+        let path = self.path.join(file);
+        std::fs::write(&path, value).unwrap_or_else(|error| panic!("write {value:?} to {}: {error}", path.display()));
+    }
+
+    /// Reads one `key value` line of a flat-keyed file such as `memory.events`.
+    fn counter(&self, file: &str, key: &str) -> u64 {
+        let text = self.read(file);
+        let value = text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' '));
+        value.and_then(|value| value.trim().parse().ok()).unwrap_or_else(|| panic!("no {key} in {file}: {text}"))
+    }
+
+    fn child_cgroups(&self) -> Vec<String> {
+        let entries = std::fs::read_dir(&self.path).unwrap();
+        let dirs = entries.flatten().filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()));
+        dirs.map(|entry| entry.file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    /// Starts `cellrun exec --json OPTIONS -- COMMAND` in this cgroup, with `dir` as the
+    /// working directory. A shell moves itself into the cgroup and then execs cellrun, so
+    /// cellrun is in it from its first instruction.
+    fn spawn_cellrun(&self, dir: &Path, options: &[&str], command: &[&str]) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"echo $$ >"$0/cgroup.procs" && exec "$@""#)
+            .arg(&self.path)
+            .args([CELLRUN, "exec", "--json"])
+            .args(options)
+            .arg("--")
+            .args(command)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh starts")
+    }
+
+    fn run_cellrun(&self, dir: &Path, options: &[&str], command: &[&str]) -> Exec {
+        Exec::finish(self.spawn_cellrun(dir, options, command), dir)
+    }
+
+    /// Asserts that cellrun removed everything it created in this cgroup.
+    fn assert_clean(&self) {
+        assert_eq!(self.child_cgroups(), Vec::<String>::new(), "cgroups left in {}", self.path.display());
+        assert_eq!(self.read("cgroup.procs"), "", "processes left in {}", self.path.display());
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        remove_tree(&self.path);
+    }
+}
+
+/// Removes a cgroup and its descendants, killing what still runs there.
+fn remove_tree(path: &Path) {
+    let _ = std::fs::write(path.join("cgroup.kill"), "1");
+    let children: Vec<PathBuf> = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.path())
+        .collect();
+    for child in children {
+        remove_tree(&child);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::remove_dir(path).is_err() && path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What one `cellrun exec --json` printed and stored.
+struct Exec {
+    /// The JSON outcome; `None` when cellrun failed before it had one.
+    outcome: Option<serde_json::Value>,
+    status: Option<i32>,
+    stderr: String,
+    /// The tool's output from `output.log`, without its header.
+    output: String,
+}
+
+impl Exec {
+    fn finish(child: Child, dir: &Path) -> Exec {
+        let output = child.wait_with_output().expect("cellrun ends");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let outcome = (!stdout.trim().is_empty()).then(|| {
+            serde_json::from_str(stdout.trim())
+                .unwrap_or_else(|error| panic!("no JSON outcome ({error}); stdout: {stdout}; stderr: {stderr}"))
+        });
+        let log = std::fs::read(dir.join("output.log")).unwrap_or_default();
+        let log = String::from_utf8_lossy(&log).into_owned();
+        let body = match log.find("\n\n") {
+            Some(index) => log[index + 2..].to_string(),
+            None => log,
+        };
+        Exec { outcome, status: output.status.code(), stderr, output: body }
+    }
+
+    fn field(&self, key: &str) -> &serde_json::Value {
+        let outcome = self.outcome.as_ref().unwrap_or_else(|| panic!("no outcome; stderr: {}", self.stderr));
+        &outcome[key]
+    }
+
+    fn exit_code(&self) -> Option<i64> {
+        self.field("exit")["exited"].as_i64()
+    }
+
+    fn signal(&self) -> Option<i64> {
+        self.field("exit")["signaled"].as_i64()
+    }
+
+    fn termination(&self) -> Option<&str> {
+        self.field("termination").as_str()
+    }
+
+    fn cputime(&self) -> f64 {
+        seconds(self.field("cputime"))
+    }
+
+    fn walltime(&self) -> f64 {
+        seconds(self.field("walltime"))
+    }
+
+    fn memory_peak(&self) -> Option<u64> {
+        self.field("memory_peak").as_u64()
+    }
+
+    /// Everything known about the run, for assertion messages.
+    fn describe(&self) -> String {
+        format!("status {:?}, outcome {:?}, stderr {:?}, output {:?}", self.status, self.outcome, self.stderr, self.output)
+    }
+}
+
+fn seconds(duration: &serde_json::Value) -> f64 {
+    duration["secs"].as_f64().unwrap_or(0.0) + duration["nanos"].as_f64().unwrap_or(0.0) / 1e9
+}
+
+/// Creates a fresh working directory outside `/tmp`, which containers hide by default.
+fn test_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("v2-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Returns whether a process whose command line is `argv` runs. Zombies have an empty
+/// command line, so they do not count.
+fn process_running(argv: &[&str]) -> bool {
+    let expected: Vec<u8> = argv.iter().flat_map(|arg| arg.bytes().chain([0])).collect();
+    let entries = std::fs::read_dir("/proc").unwrap().flatten();
+    entries.filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok()).any(|cmdline| cmdline == expected)
+}
+
+#[test]
+fn vm_has_only_cgroup_v2() {
+    let Some(_lock) = in_vm() else { return };
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let cgroup_mounts: Vec<&str> = mounts.lines().filter(|line| line.contains(" cgroup")).collect();
+    assert_eq!(cgroup_mounts.len(), 1, "{cgroup_mounts:?}");
+    assert!(cgroup_mounts[0].starts_with("cgroup2 /sys/fs/cgroup cgroup2 "), "{}", cgroup_mounts[0]);
+    assert!(cgroup_mounts[0].contains("nsdelegate"), "{}", cgroup_mounts[0]);
+
+    let controllers = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap();
+    for controller in ["cpuset", "cpu", "memory", "pids"] {
+        assert!(controllers.split_whitespace().any(|name| name == controller), "{controller} missing: {controllers}");
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    assert_eq!(own.trim(), "0::/runner");
+}
+
+#[test]
+fn memory_limit_ends_run_with_oom() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("memory");
+    let dir = test_dir("memory");
+    let limit = 50 * MIB;
+
+    // busybox dd allocates one buffer of the block size and fills it.
+    let run = cgroup.run_cellrun(&dir, &["--memlimit", &limit.to_string()], &["dd", "if=/dev/zero", "of=/dev/null", "bs=300M", "count=1"]);
+
+    assert_eq!(run.status, Some(0), "{}", run.describe());
+    assert_eq!(run.termination(), Some("memory"), "{}", run.describe());
+    assert_eq!(run.signal(), Some(9), "{}", run.describe());
+    let peak = run.memory_peak().expect("memory.peak is read on v2");
+    assert!(peak >= limit * 9 / 10, "peak {peak} below 90% of the limit {limit}");
+    assert!(peak <= limit + MIB, "peak {peak} above the limit {limit}");
+    assert!(cgroup.counter("memory.events", "oom_kill") > 0, "memory.events: {}", cgroup.read("memory.events"));
+    cgroup.assert_clean();
+}
+
+#[test]
+fn memory_peak_without_limit() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("peak");
+    let dir = test_dir("peak");
+
+    let run = cgroup.run_cellrun(&dir, &[], &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(run.termination(), None, "{}", run.describe());
+    let peak = run.memory_peak().expect("memory.peak is read on v2");
+    assert!(peak >= 64 * MIB, "peak {peak} below the 64 MiB buffer");
+    assert!(peak < 128 * MIB, "peak {peak} far above the 64 MiB buffer");
+    cgroup.assert_clean();
+}
+
+#[test]
+fn cputime_limit_stops_busy_loop() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("cputime");
+    let dir = test_dir("cputime");
+
+    let run = cgroup.run_cellrun(&dir, &["--timelimit", "1s"], BUSY_LOOP);
+
+    assert_eq!(run.status, Some(0), "{}", run.describe());
+    assert_eq!(run.termination(), Some("cputime"), "{}", run.describe());
+    assert_eq!(run.signal(), Some(9), "{}", run.describe());
+    assert!(run.cputime() >= 1.0, "cputime {} below the limit", run.cputime());
+    assert!(run.cputime() < 3.0, "cputime {} far above the 1 s limit", run.cputime());
+    assert!(run.walltime() < 30.0, "walltime {}", run.walltime());
+    // The start cgroup's cpu.stat also counts cellrun itself, so it can only be larger.
+    let usage = cgroup.counter("cpu.stat", "usage_usec") as f64 / 1e6;
+    assert!(usage >= run.cputime() * 0.99, "cpu.stat usage {usage} s below the reported {} s", run.cputime());
+    cgroup.assert_clean();
+}
+
+#[test]
+fn walltime_limit_stops_sleep() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("walltime");
+    let dir = test_dir("walltime");
+
+    let run = cgroup.run_cellrun(&dir, &["--walltimelimit", "1s"], &["sleep", "30"]);
+
+    assert_eq!(run.termination(), Some("walltime"), "{}", run.describe());
+    assert!(run.walltime() >= 1.0, "walltime {} below the limit", run.walltime());
+    assert!(run.walltime() < 6.0, "walltime {} far above the 1 s limit", run.walltime());
+    assert!(run.cputime() < 0.5, "cputime {} of a sleep", run.cputime());
+    cgroup.assert_clean();
+}
+
+#[test]
+fn cores_restrict_cpu_affinity() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("cores");
+    let command = &["grep", "Cpus_allowed_list", "/proc/self/status"];
+
+    for core in ["0", "1"] {
+        let dir = test_dir(&format!("cores-{core}"));
+        let run = cgroup.run_cellrun(&dir, &["--cores", core], command);
+        assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+        assert_eq!(run.output.trim(), format!("Cpus_allowed_list:\t{core}"), "{}", run.describe());
+    }
+    cgroup.assert_clean();
+}
+
+#[test]
+fn processes_limit_stops_forks() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("pids");
+    let dir = test_dir("pids");
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait";
+
+    let run = cgroup.run_cellrun(&dir, &["--processes", "5"], &["sh", "-c", script]);
+
+    assert_ne!(run.exit_code(), Some(0), "all ten forks succeeded: {}", run.describe());
+    assert!(run.output.contains("fork"), "the shell reported no failed fork: {}", run.describe());
+    assert!(run.walltime() < 25.0, "the sleeps outlived the shell: {}", run.describe());
+    assert!(cgroup.counter("pids.events", "max") > 0, "pids.events: {}", cgroup.read("pids.events"));
+    cgroup.assert_clean();
+}
+
+#[test]
+fn setsid_daemon_killed_with_run() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("daemon");
+    let dir = test_dir("daemon");
+    let daemon = ["sleep", "317"];
+    let script = "setsid sleep 317 </dev/null >/dev/null 2>&1 & echo started";
+
+    let run = cgroup.run_cellrun(&dir, &[], &["sh", "-c", script]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert!(run.output.contains("started"), "{}", run.describe());
+    assert!(!process_running(&daemon), "the setsid daemon outlived its run");
+    cgroup.assert_clean();
+}
+
+#[test]
+fn overlay_dir_write_invisible_outside() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("overlay");
+    let dir = test_dir("overlay");
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("existing"), "original\n").unwrap();
+    let script = "echo changed >existing && echo new >created && cat existing created";
+
+    let run = cgroup.run_cellrun(&dir, &["--overlay-dir", "shared", "--dir", "shared"], &["sh", "-c", script]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(run.output, "changed\nnew\n", "{}", run.describe());
+    assert_eq!(std::fs::read_to_string(shared.join("existing")).unwrap(), "original\n");
+    assert!(!shared.join("created").exists(), "a write in the overlay reached the VM's file system");
+    cgroup.assert_clean();
+}
+
+#[test]
+fn hidden_dir_is_empty_and_writable() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("hidden");
+    let dir = test_dir("hidden");
+    let secret = dir.join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("password"), "hunter2\n").unwrap();
+    let script = "ls -A secret; echo scratch >secret/note && echo written";
+
+    let run = cgroup.run_cellrun(&dir, &["--hidden-dir", "secret"], &["sh", "-c", script]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(run.output, "written\n", "the hidden directory was not empty: {}", run.describe());
+    assert!(!secret.join("note").exists(), "a write in a hidden directory reached the VM's file system");
+    cgroup.assert_clean();
+}
+
+#[test]
+fn read_only_dir_rejects_writes() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("read-only");
+    let dir = test_dir("read-only");
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+
+    let run = cgroup.run_cellrun(&dir, &["--read-only-dir", "data"], &["sh", "-c", "echo x >data/new"]);
+
+    assert_ne!(run.exit_code(), Some(0), "{}", run.describe());
+    assert!(run.output.contains("Read-only file system"), "{}", run.describe());
+    assert!(!data.join("new").exists());
+    cgroup.assert_clean();
+}
+
+#[test]
+fn full_access_dir_write_lands() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("full-access");
+    let dir = test_dir("full-access");
+    let results = dir.join("results");
+    std::fs::create_dir(&results).unwrap();
+
+    let run = cgroup.run_cellrun(&dir, &["--full-access-dir", "results"], &["sh", "-c", "echo landed >results/new"]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(std::fs::read_to_string(results.join("new")).unwrap(), "landed\n");
+    cgroup.assert_clean();
+}
+
+/// The no-internal-process rule: cellrun's start cgroup holds a process (cellrun itself), so
+/// cellrun must move into a leaf below it before it can enable the controllers there.
+#[test]
+fn cellrun_moves_itself_into_leaf() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("leaf");
+    let dir = test_dir("leaf");
+
+    let child = cgroup.spawn_cellrun(&dir, &["--memlimit", "100MB", "--processes", "20"], &["sleep", "3"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cgroup.read("cgroup.subtree_control").trim().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let enabled = cgroup.read("cgroup.subtree_control");
+    let procs_during_run = cgroup.read("cgroup.procs");
+    let cellrun_cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).unwrap_or_default();
+    let run = Exec::finish(child, &dir);
+
+    for controller in ["memory", "pids"] {
+        assert!(enabled.split_whitespace().any(|name| name == controller), "{controller} not enabled: {enabled:?}");
+    }
+    assert_eq!(procs_during_run, "", "the start cgroup held processes while its controllers were enabled");
+    assert!(cellrun_cgroup.trim().starts_with("0::/test-leaf/"), "cellrun ran in {cellrun_cgroup:?}");
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(run.termination(), None, "{}", run.describe());
+    cgroup.assert_clean();
+}
+
+/// Another process in cellrun's start cgroup blocks the controllers (EBUSY); cellrun must
+/// say where and how to fix it instead of running without limits.
+#[test]
+fn busy_start_cgroup_gives_clear_error() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("busy");
+    let dir = test_dir("busy");
+    let mut neighbour = Command::new("sh")
+        .arg("-c")
+        .arg(r#"echo $$ >"$0/cgroup.procs" && exec sleep 60"#)
+        .arg(&cgroup.path)
+        .spawn()
+        .expect("sh starts");
+    while cgroup.read("cgroup.procs").trim().is_empty() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let run = cgroup.run_cellrun(&dir, &["--memlimit", "100MB"], &["true"]);
+    let _ = neighbour.kill();
+    let _ = neighbour.wait();
+
+    assert_eq!(run.status, Some(1), "{}", run.describe());
+    assert!(run.stderr.contains(&cgroup.path.display().to_string()), "the cgroup is not named: {}", run.stderr);
+    assert!(run.stderr.contains("Delegate=yes"), "no fix given: {}", run.stderr);
+    assert_eq!(cgroup.child_cgroups(), Vec::<String>::new(), "cgroups left after the failed setup");
+}
+
+#[test]
+fn missing_memory_delegation_named_in_error() {
+    let Some(_lock) = in_vm() else { return };
+    let parent = TestCgroup::delegated("no-memory");
+    parent.write("cgroup.subtree_control", "+cpuset +pids");
+    let start = parent.child("start");
+    let dir = test_dir("no-memory");
+
+    let run = start.run_cellrun(&dir, &["--memlimit", "100MB"], &["true"]);
+
+    assert_eq!(run.status, Some(1), "{}", run.describe());
+    assert!(run.stderr.contains("memory"), "the controller is not named: {}", run.stderr);
+    assert!(run.stderr.contains(&start.path.display().to_string()), "the cgroup is not named: {}", run.stderr);
+    assert!(run.stderr.contains("cgroup.subtree_control"), "no fix given: {}", run.stderr);
+    start.assert_clean();
+}
+
+#[test]
+fn no_cgroup_left_behind() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("leftovers");
+    let dir = test_dir("leftovers");
+    let enabled_before = cgroup.read("cgroup.subtree_control");
+
+    let finished = cgroup.run_cellrun(&dir, &["--memlimit", "100MB"], &["true"]);
+    let stopped = cgroup.run_cellrun(&dir, &["--timelimit", "1s"], BUSY_LOOP);
+
+    assert_eq!(finished.exit_code(), Some(0), "{}", finished.describe());
+    assert_eq!(stopped.termination(), Some("cputime"), "{}", stopped.describe());
+    cgroup.assert_clean();
+    assert_eq!(cgroup.read("cgroup.subtree_control"), enabled_before, "controllers left enabled");
+    let stray: Vec<PathBuf> = walkdir::WalkDir::new(CGROUP_ROOT)
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.file_type().is_dir() && entry.file_name().to_string_lossy().starts_with("cellrun"))
+        .map(|entry| entry.into_path())
+        .collect();
+    assert_eq!(stray, Vec::<PathBuf>::new(), "cellrun cgroups left in the hierarchy");
+}

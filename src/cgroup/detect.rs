@@ -2,7 +2,7 @@
 //! and `/proc/self/cgroup`.
 //!
 //! A hybrid system, with v1 controllers mounted and a cgroup2 hierarchy beside them that
-//! holds few controllers, counts as v1: the controllers cellrun needs live on v1 there.
+//! has few controllers, counts as v1, because there the controllers cellrun needs are on v1.
 
 use std::path::{Path, PathBuf};
 
@@ -36,47 +36,73 @@ pub fn detect_self() -> Result<Layout, CgroupError> {
     let cgroup_path = Path::new("/proc/self/cgroup");
     let mountinfo = super::fs::read(mountinfo_path)?;
     let proc_cgroup = super::fs::read(cgroup_path)?;
-    let entries = parse::parse_proc_cgroup(&proc_cgroup)
-        .ok_or_else(|| super::fs::parse_error(cgroup_path, proc_cgroup.clone(), "lines `id:controllers:path`"))?;
+    let entries = parse::parse_proc_cgroup(&proc_cgroup).ok_or_else(|| {
+        super::fs::parse_error(
+            cgroup_path,
+            proc_cgroup.clone(),
+            "lines `id:controllers:path`",
+        )
+    })?;
     detect_layout(&parse::parse_mountinfo(&mountinfo), &entries)
 }
 
 /// Chooses v1 when any controller cellrun uses is mounted as v1, else v2 when a cgroup2
 /// hierarchy is mounted.
-pub fn detect_layout(mounts: &[MountEntry], entries: &[ProcCgroupEntry]) -> Result<Layout, CgroupError> {
+pub fn detect_layout(
+    mounts: &[MountEntry],
+    entries: &[ProcCgroupEntry],
+) -> Result<Layout, CgroupError> {
     let hierarchies = v1_hierarchies(mounts, entries)?;
     if !hierarchies.is_empty() {
         return Ok(Layout::V1(hierarchies));
     }
 
-    let v2_entry = entries.iter().find(|entry| entry.hierarchy_id == 0 && entry.controllers.is_empty());
+    let v2_entry = entries
+        .iter()
+        .find(|entry| entry.hierarchy_id == 0 && entry.controllers.is_empty());
     let v2_mount = mounts.iter().find(|mount| {
-        mount.fs_type == "cgroup2" && v2_entry.is_some_and(|entry| path_below(&entry.path, &mount.root))
+        mount.fs_type == "cgroup2"
+            && v2_entry.is_some_and(|entry| path_below(&entry.path, &mount.root))
     });
     match (v2_mount, v2_entry) {
-        (Some(mount), Some(entry)) => {
-            Ok(Layout::V2 { mount_point: mount.mount_point.clone(), own: cgroup_dir(mount, &entry.path)? })
-        }
+        (Some(mount), Some(entry)) => Ok(Layout::V2 {
+            mount_point: mount.mount_point.clone(),
+            own: cgroup_dir(mount, &entry.path)?,
+        }),
         _ => Err(CgroupError::NoHierarchy),
     }
 }
 
-fn v1_hierarchies(mounts: &[MountEntry], entries: &[ProcCgroupEntry]) -> Result<Vec<V1Hierarchy>, CgroupError> {
+fn v1_hierarchies(
+    mounts: &[MountEntry],
+    entries: &[ProcCgroupEntry],
+) -> Result<Vec<V1Hierarchy>, CgroupError> {
     let mut hierarchies: Vec<V1Hierarchy> = Vec::new();
     for controller in V1_CONTROLLERS {
-        let Some(entry) = entries.iter().find(|entry| entry.controllers.iter().any(|c| c == controller)) else {
+        let Some(entry) = entries
+            .iter()
+            .find(|entry| entry.controllers.iter().any(|c| c == controller))
+        else {
             continue;
         };
         let candidates: Vec<&MountEntry> = mounts
             .iter()
-            .filter(|mount| mount.fs_type == "cgroup" && mount.super_options.iter().any(|o| o == controller))
+            .filter(|mount| {
+                mount.fs_type == "cgroup" && mount.super_options.iter().any(|o| o == controller)
+            })
             .collect();
         let Some(first) = candidates.first() else {
             continue;
         };
         // A hierarchy may be mounted several times; the mount showing our cgroup wins.
-        let mount = candidates.iter().find(|mount| path_below(&entry.path, &mount.root)).unwrap_or(first);
-        if hierarchies.iter().any(|known| known.mount_point == mount.mount_point) {
+        let mount = candidates
+            .iter()
+            .find(|mount| path_below(&entry.path, &mount.root))
+            .unwrap_or(first);
+        if hierarchies
+            .iter()
+            .any(|known| known.mount_point == mount.mount_point)
+        {
             continue;
         }
         hierarchies.push(V1Hierarchy {
@@ -88,9 +114,13 @@ fn v1_hierarchies(mounts: &[MountEntry], entries: &[ProcCgroupEntry]) -> Result<
     Ok(hierarchies)
 }
 
-/// Whether the cgroup `path` lies at or below the mount's `root` inside the hierarchy.
+/// Returns whether the cgroup `path` lies at or below the mount's `root` inside the hierarchy.
 fn path_below(path: &str, root: &str) -> bool {
-    root == "/" || path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
+    root == "/"
+        || path == root
+        || path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Maps a cgroup path from `/proc/self/cgroup` to its directory under the mount point.
@@ -102,13 +132,20 @@ fn cgroup_dir(mount: &MountEntry, path: &str) -> Result<PathBuf, CgroupError> {
             mount_root: mount.root.clone(),
         });
     }
-    let relative = if mount.root == "/" { path } else { &path[mount.root.len()..] };
+    let relative = if mount.root == "/" {
+        path
+    } else {
+        &path[mount.root.len()..]
+    };
     Ok(mount.mount_point.join(relative.trim_start_matches('/')))
 }
 
-/// Whether any swap area is active, from `/proc/swaps` (a header line plus one per area).
+/// Returns whether any swap area is active, from `/proc/swaps` (a header line plus one line
+/// per area).
 pub fn swap_active() -> bool {
-    std::fs::read_to_string("/proc/swaps").map(|text| text.lines().count() > 1).unwrap_or(false)
+    std::fs::read_to_string("/proc/swaps")
+        .map(|text| text.lines().count() > 1)
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -138,7 +175,10 @@ mod tests {
 ";
 
     fn layout(mountinfo: &str, proc_cgroup: &str) -> Result<Layout, CgroupError> {
-        detect_layout(&parse_mountinfo(mountinfo), &parse_proc_cgroup(proc_cgroup).unwrap())
+        detect_layout(
+            &parse_mountinfo(mountinfo),
+            &parse_proc_cgroup(proc_cgroup).unwrap(),
+        )
     }
 
     #[test]
@@ -147,21 +187,34 @@ mod tests {
             panic!("expected v1");
         };
         assert_eq!(hierarchies.len(), 5);
-        let memory = hierarchies.iter().find(|h| h.controllers == ["memory"]).unwrap();
-        assert_eq!(memory.own, PathBuf::from("/sys/fs/cgroup/memory/process_api/6bb5"));
-        let cpuacct = hierarchies.iter().find(|h| h.controllers == ["cpuacct"]).unwrap();
+        let memory = hierarchies
+            .iter()
+            .find(|h| h.controllers == ["memory"])
+            .unwrap();
+        assert_eq!(
+            memory.own,
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/6bb5")
+        );
+        let cpuacct = hierarchies
+            .iter()
+            .find(|h| h.controllers == ["cpuacct"])
+            .unwrap();
         assert_eq!(cpuacct.own, PathBuf::from("/sys/fs/cgroup/cpuacct"));
     }
 
     #[test]
     fn comounted_cpu_cpuacct_is_one_hierarchy() {
-        let mountinfo = "33 31 0:30 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
+        let mountinfo =
+            "33 31 0:30 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
         let Layout::V1(hierarchies) = layout(mountinfo, "2:cpu,cpuacct:/batch\n").unwrap() else {
             panic!("expected v1");
         };
         assert_eq!(hierarchies.len(), 1);
         assert_eq!(hierarchies[0].controllers, ["cpu", "cpuacct"]);
-        assert_eq!(hierarchies[0].own, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/batch"));
+        assert_eq!(
+            hierarchies[0].own,
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/batch")
+        );
     }
 
     #[test]
@@ -180,16 +233,22 @@ mod tests {
 
     #[test]
     fn mount_root_is_stripped() {
-        let mountinfo = "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-        let Layout::V1(hierarchies) = layout(mountinfo, "4:memory:/docker/abc/job\n").unwrap() else {
+        let mountinfo =
+            "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let Layout::V1(hierarchies) = layout(mountinfo, "4:memory:/docker/abc/job\n").unwrap()
+        else {
             panic!("expected v1");
         };
-        assert_eq!(hierarchies[0].own, PathBuf::from("/sys/fs/cgroup/memory/job"));
+        assert_eq!(
+            hierarchies[0].own,
+            PathBuf::from("/sys/fs/cgroup/memory/job")
+        );
     }
 
     #[test]
     fn cgroup_outside_mount_root_is_an_error() {
-        let mountinfo = "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let mountinfo =
+            "35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
         let error = layout(mountinfo, "4:memory:/other\n").unwrap_err();
         assert!(matches!(error, CgroupError::NotVisible { .. }), "{error}");
     }

@@ -16,16 +16,28 @@ pub enum CgroupError {
     Read { path: PathBuf, source: io::Error },
 
     #[error("failed to write `{value}` to {path}: {source}")]
-    Write { path: PathBuf, value: String, source: io::Error },
+    Write {
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
 
     #[error("failed to create cgroup {path}: {source}; {fix}")]
-    Create { path: PathBuf, source: io::Error, fix: &'static str },
+    Create {
+        path: PathBuf,
+        source: io::Error,
+        fix: &'static str,
+    },
 
     #[error("failed to remove cgroup {path}: {source}")]
     Remove { path: PathBuf, source: io::Error },
 
     #[error("unexpected content in {path}: {content:?} (expected {expected})")]
-    Parse { path: PathBuf, content: String, expected: &'static str },
+    Parse {
+        path: PathBuf,
+        content: String,
+        expected: &'static str,
+    },
 
     #[error(
         "no usable cgroup hierarchy is mounted: mount cgroup2 at /sys/fs/cgroup, \
@@ -38,15 +50,26 @@ pub enum CgroupError {
          (mounted from {mount_root}); run cellrun in a cgroup namespace of its own or \
          mount the whole hierarchy"
     )]
-    NotVisible { path: String, mount_point: PathBuf, mount_root: String },
+    NotVisible {
+        path: String,
+        mount_point: PathBuf,
+        mount_root: String,
+    },
 
     #[error("the {controller} controller is not available in {path}: {fix}")]
-    MissingController { controller: &'static str, path: PathBuf, fix: String },
+    MissingController {
+        controller: &'static str,
+        path: PathBuf,
+        fix: String,
+    },
 
-    #[error(
-        "failed to enable the controllers {controllers} in {path}: {source}; {fix}"
-    )]
-    Delegation { path: PathBuf, controllers: String, source: io::Error, fix: String },
+    #[error("failed to enable the controllers {controllers} in {path}: {source}; {fix}")]
+    Delegation {
+        path: PathBuf,
+        controllers: String,
+        source: io::Error,
+        fix: String,
+    },
 
     #[error(
         "swap is active but the memory limit of {path} cannot include swap, so a run could \
@@ -55,7 +78,11 @@ pub enum CgroupError {
     SwapNotLimited { path: PathBuf, fix: &'static str },
 
     #[error("processes {pids:?} still run in {path} after SIGKILL and {waited_ms} ms of waiting")]
-    NotEmpty { path: PathBuf, pids: Vec<i32>, waited_ms: u128 },
+    NotEmpty {
+        path: PathBuf,
+        pids: Vec<i32>,
+        waited_ms: u128,
+    },
 
     #[error("cellrun may not create cgroups in {path}: {fix}")]
     NotDelegated { path: PathBuf, fix: &'static str },

@@ -13,15 +13,29 @@ use super::error::CgroupError;
 use super::parse;
 
 pub fn read(path: &Path) -> Result<String, CgroupError> {
-    fs::read_to_string(path).map_err(|source| CgroupError::Read { path: path.to_path_buf(), source })
+    fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
-    let error = |source| CgroupError::Write { path: path.to_path_buf(), value: value.to_string(), source };
-    let mut file = OpenOptions::new().write(true).truncate(true).open(path).map_err(error)?;
+    let error = |source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(error)?;
     let written = file.write(value.as_bytes()).map_err(error)?;
     if written != value.len() {
-        return Err(error(io::Error::new(io::ErrorKind::WriteZero, "short write")));
+        return Err(error(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short write",
+        )));
     }
     Ok(())
 }
@@ -29,7 +43,9 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
 /// Reads a file holding one unsigned number.
 pub fn read_u64(path: &Path) -> Result<u64, CgroupError> {
     let text = read(path)?;
-    text.trim().parse().map_err(|_| parse_error(path, text, "an unsigned number"))
+    text.trim()
+        .parse()
+        .map_err(|_| parse_error(path, text, "an unsigned number"))
 }
 
 /// Reads `key` from a flat keyed file such as `cpu.stat` or `memory.events`.
@@ -49,7 +65,11 @@ pub fn read_pids(path: &Path) -> Result<Vec<i32>, CgroupError> {
 }
 
 pub fn parse_error(path: &Path, content: String, expected: &'static str) -> CgroupError {
-    CgroupError::Parse { path: path.to_path_buf(), content, expected }
+    CgroupError::Parse {
+        path: path.to_path_buf(),
+        content,
+        expected,
+    }
 }
 
 /// Returns the pids in `cgroup.procs` of `dir` and of all cgroups below it.
@@ -70,9 +90,15 @@ pub fn subtree_deepest_first(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 }
 
 fn collect_subtree(dir: &Path, ordered: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
-    let entries = fs::read_dir(dir).map_err(|source| CgroupError::Read { path: dir.to_path_buf(), source })?;
+    let entries = fs::read_dir(dir).map_err(|source| CgroupError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| CgroupError::Read { path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| CgroupError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let is_dir = entry.file_type().map(|kind| kind.is_dir()).unwrap_or(false);
         if is_dir {
             collect_subtree(&entry.path(), ordered)?;

@@ -35,7 +35,9 @@ pub fn kill_until_empty(
             });
         }
         kill_round(&pids)?;
-        cgfs::wait_until(Duration::from_millis(100), || list_pids().is_ok_and(|pids| pids.is_empty()));
+        cgfs::wait_until(Duration::from_millis(100), || {
+            list_pids().is_ok_and(|pids| pids.is_empty())
+        });
     }
 }
 
@@ -51,10 +53,29 @@ pub fn sigkill_all(pids: &[i32]) {
     }
 }
 
+/// Thaws `dir` and every cgroup below it, parents first, through the v1 `freezer.state` or
+/// the v2 `cgroup.freeze`, whichever exists.
+pub fn thaw_subtree(dir: &Path) -> Result<(), CgroupError> {
+    for cgroup in cgfs::subtree_deepest_first(dir)?.iter().rev() {
+        let v1_state = cgroup.join("freezer.state");
+        if v1_state.exists() {
+            cgfs::write(&v1_state, "THAWED")?;
+        }
+        let v2_freeze = cgroup.join("cgroup.freeze");
+        if v2_freeze.exists() {
+            cgfs::write(&v2_freeze, "0")?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes `dir` and every cgroup below it with `remove_dir`, children first, retrying for
 /// up to [`KILL_TIMEOUT`] while the kernel still reports a cgroup busy because its last
 /// processes are exiting.
-pub fn remove_subtree(dir: &Path, remove_dir: fn(&Path) -> io::Result<()>) -> Result<(), CgroupError> {
+pub fn remove_subtree(
+    dir: &Path,
+    remove_dir: fn(&Path) -> io::Result<()>,
+) -> Result<(), CgroupError> {
     if !dir.exists() {
         return Ok(());
     }
@@ -70,16 +91,26 @@ fn remove_one(dir: &Path, remove_dir: fn(&Path) -> io::Result<()>) -> Result<(),
         match remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(error) if error.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < KILL_TIMEOUT => {
+            Err(error)
+                if error.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < KILL_TIMEOUT =>
+            {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            Err(source) => return Err(CgroupError::Remove { path: dir.to_path_buf(), source }),
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
         }
     }
 }
 
 /// Removes each directory and its subtree, trying all of them; returns the first error.
-pub fn remove_all(dirs: &[PathBuf], remove_dir: fn(&Path) -> io::Result<()>) -> Result<(), CgroupError> {
+pub fn remove_all(
+    dirs: &[PathBuf],
+    remove_dir: fn(&Path) -> io::Result<()>,
+) -> Result<(), CgroupError> {
     let mut first_error = None;
     for dir in dirs {
         if let Err(error) = remove_subtree(dir, remove_dir) {

@@ -16,6 +16,7 @@ mod names;
 mod parse;
 mod sweep;
 mod v1;
+mod v2;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub enum Version {
     V2,
 }
 
-/// What a run's cgroup is set up with.
+/// Limits and cpuset of a run's cgroup.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunCgroupSettings {
     /// Limit of memory plus swap in bytes; unlimited when `None`.
@@ -70,6 +71,7 @@ pub struct Cgroups {
 #[derive(Debug)]
 enum Backend {
     V1(v1::V1Cgroups),
+    V2(v2::V2Cgroups),
 }
 
 impl Cgroups {
@@ -77,33 +79,61 @@ impl Cgroups {
     /// `/proc/self/cgroup`. A hybrid system with v1 controllers mounted counts as v1.
     pub fn detect() -> Result<Cgroups, CgroupError> {
         let backend = match detect::detect_self()? {
-            detect::Layout::V1(hierarchies) => Backend::V1(v1::V1Cgroups::new(hierarchies, detect::swap_active())),
-            detect::Layout::V2 { .. } => return Err(CgroupError::NoHierarchy),
+            detect::Layout::V1(hierarchies) => {
+                Backend::V1(v1::V1Cgroups::new(hierarchies, detect::swap_active()))
+            }
+            detect::Layout::V2 { mount_point, own } => Backend::V2(v2::V2Cgroups::new(
+                mount_point,
+                own,
+                detect::swap_active(),
+                v2::DirOps::KERNEL,
+            )),
         };
         Ok(Cgroups { backend })
+    }
+
+    /// Uses the cgroup2 hierarchy mounted at `mount_point` with `own` as cellrun's cgroup,
+    /// without detection; for a cgroup2 mount that is not the one `/proc/self` shows, as in
+    /// tests on a hybrid system.
+    pub fn v2_at(mount_point: PathBuf, own: PathBuf) -> Cgroups {
+        let v2 = v2::V2Cgroups::new(mount_point, own, detect::swap_active(), v2::DirOps::KERNEL);
+        Cgroups {
+            backend: Backend::V2(v2),
+        }
     }
 
     pub fn version(&self) -> Version {
         match self.backend {
             Backend::V1(_) => Version::V1,
+            Backend::V2(_) => Version::V2,
         }
     }
 
     /// Checks that the controllers for `needs` are available and that cellrun may use them,
-    /// without creating anything; the error names the controller, the cgroup and the fix.
+    /// without creating anything. The error names the controller, the cgroup and the fix.
     pub fn require(&self, needs: &Needs) -> Result<(), CgroupError> {
         match &self.backend {
             Backend::V1(v1) => v1.require(needs),
+            Backend::V2(v2) => v2.require(needs),
         }
     }
 
     /// Creates the cgroup of one run with its limits set, below `cellrun-<pid>`, which is
     /// created at the first call.
-    pub fn create_run(&self, name: &str, settings: &RunCgroupSettings) -> Result<RunCgroup, CgroupError> {
+    pub fn create_run(
+        &self,
+        name: &str,
+        settings: &RunCgroupSettings,
+    ) -> Result<RunCgroup, CgroupError> {
         let inner = match &self.backend {
             Backend::V1(v1) => RunBackend::V1(v1.create_run(name, settings)?),
+            Backend::V2(v2) => RunBackend::V2(v2.create_run(name, settings)?),
         };
-        Ok(RunCgroup { paths: inner.paths(), inner, removed: false })
+        Ok(RunCgroup {
+            paths: inner.paths(),
+            inner,
+            removed: false,
+        })
     }
 
     /// Returns the CPUs of cellrun's cgroup (its effective cpuset), or of the machine when
@@ -111,6 +141,7 @@ impl Cgroups {
     pub fn available_cpus(&self) -> Vec<usize> {
         let from_cgroup = match &self.backend {
             Backend::V1(v1) => v1.available_cpus(),
+            Backend::V2(v2) => v2.available_cpus(),
         };
         from_cgroup.unwrap_or_else(|| online_list("/sys/devices/system/cpu/online"))
     }
@@ -120,6 +151,7 @@ impl Cgroups {
     pub fn available_memory_nodes(&self) -> Vec<usize> {
         let from_cgroup = match &self.backend {
             Backend::V1(v1) => v1.available_memory_nodes(),
+            Backend::V2(v2) => v2.available_memory_nodes(),
         };
         from_cgroup.unwrap_or_else(|| online_list("/sys/devices/system/node/online"))
     }
@@ -129,25 +161,28 @@ impl Cgroups {
     pub fn own_memory_limit(&self) -> Option<u64> {
         match &self.backend {
             Backend::V1(v1) => v1.own_memory_limit(),
+            Backend::V2(v2) => v2.own_memory_limit(),
         }
     }
-}
 
-impl Cgroups {
     /// Removes the `cellrun-<pid>` cgroups of cellrun processes that no longer run, with
     /// the cgroups below them, after killing the processes left in them. Returns the
     /// removed directories.
     pub fn sweep_stale(&self) -> Result<Vec<PathBuf>, CgroupError> {
         match &self.backend {
-            Backend::V1(v1) => sweep::sweep(&v1.parent_containers(), |dir| std::fs::remove_dir(dir)),
+            Backend::V1(v1) => {
+                sweep::sweep(&v1.parent_containers(), |dir| std::fs::remove_dir(dir))
+            }
+            Backend::V2(v2) => v2.sweep_stale(),
         }
     }
 }
 
 impl Drop for Cgroups {
     fn drop(&mut self) {
-        match &self.backend {
-            Backend::V1(v1) => v1.remove_parent_best_effort(),
+        // V2Cgroups undoes its own setup when dropped.
+        if let Backend::V1(v1) = &self.backend {
+            v1.remove_parent_best_effort();
         }
     }
 }
@@ -156,7 +191,7 @@ fn online_list(path: &str) -> Vec<usize> {
     match fs::read_cpu_list(std::path::Path::new(path)) {
         Ok(ids) => ids,
         Err(error) => {
-            tracing::warn!(%error, "cannot list the machine's CPUs or memory nodes");
+            tracing::warn!(%error, "failed to list the machine's CPUs or memory nodes");
             Vec::new()
         }
     }
@@ -175,12 +210,14 @@ pub struct RunCgroup {
 #[derive(Debug)]
 enum RunBackend {
     V1(v1::V1Run),
+    V2(v2::V2Run),
 }
 
 impl RunBackend {
     fn paths(&self) -> Vec<PathBuf> {
         match self {
             RunBackend::V1(run) => run.paths(),
+            RunBackend::V2(run) => vec![run.dir().to_path_buf()],
         }
     }
 }
@@ -196,6 +233,7 @@ impl RunCgroup {
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.add_process(pid),
+            RunBackend::V2(run) => run.add_process(pid),
         }
     }
 
@@ -203,6 +241,7 @@ impl RunCgroup {
     pub fn cpu_time(&self) -> Result<Duration, CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.cpu_time(),
+            RunBackend::V2(run) => run.cpu_time(),
         }
     }
 
@@ -210,6 +249,7 @@ impl RunCgroup {
     pub fn cpu_time_per_cpu(&self) -> Result<Vec<(usize, Duration)>, CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.cpu_time_per_cpu(),
+            RunBackend::V2(_) => Ok(Vec::new()),
         }
     }
 
@@ -218,6 +258,7 @@ impl RunCgroup {
     pub fn memory_peak(&self) -> Result<Option<u64>, CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.memory_peak(),
+            RunBackend::V2(run) => run.memory_peak(),
         }
     }
 
@@ -225,6 +266,7 @@ impl RunCgroup {
     pub fn oom_kills(&self) -> Result<u64, CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.oom_kills(),
+            RunBackend::V2(run) => run.oom_kills(),
         }
     }
 
@@ -232,6 +274,7 @@ impl RunCgroup {
     pub fn kill_all(&self) -> Result<(), CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.kill_all(),
+            RunBackend::V2(run) => run.kill_all(),
         }
     }
 
@@ -244,6 +287,7 @@ impl RunCgroup {
     fn remove_now(&self) -> Result<(), CgroupError> {
         match &self.inner {
             RunBackend::V1(run) => run.remove(),
+            RunBackend::V2(run) => run.remove(),
         }
     }
 }
@@ -256,5 +300,36 @@ impl Drop for RunCgroup {
         if let Err(error) = self.remove_now() {
             tracing::warn!(%error, "failed to remove the cgroup of a run");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_shareable_between_threads() {
+        assert_send_sync::<Cgroups>();
+        assert_send_sync::<RunCgroup>();
+    }
+
+    #[test]
+    fn needs_follow_settings() {
+        let settings = RunCgroupSettings {
+            memory_nodes: Some(vec![0]),
+            pids_max: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            Needs::of(&settings),
+            Needs {
+                memory: false,
+                cpus: true,
+                pids: true
+            }
+        );
+        assert_eq!(Needs::of(&RunCgroupSettings::default()), Needs::default());
     }
 }

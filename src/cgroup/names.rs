@@ -2,8 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Longest part of a run name kept in its cgroup name; the whole name stays short enough
-/// to read in `systemd-cgls` and far below the 255-byte limit of a file name.
+/// Maximum number of characters of a run name kept in its cgroup name. It keeps the name
+/// short enough to read in `systemd-cgls` and far below the 255-byte limit of a file name.
 const MAX_RUN_NAME_CHARS: usize = 40;
 
 /// Numbers the run cgroups of this process; shared by every `Cgroups` value because they all
@@ -12,7 +12,7 @@ static RUN_COUNTER: AtomicU64 = AtomicU64::new(1);
 
 pub const PARENT_PREFIX: &str = "cellrun-";
 
-/// Returns `cellrun-<pid>`, the cgroup that holds all runs of this process.
+/// Returns `cellrun-<pid>`, the cgroup that contains all runs of this process.
 pub fn parent_name() -> String {
     format!("{PARENT_PREFIX}{}", std::process::id())
 }
@@ -31,14 +31,27 @@ fn sanitize(run_name: &str) -> String {
     let cleaned: String = run_name
         .chars()
         .take(MAX_RUN_NAME_CHARS)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if cleaned.is_empty() { "run".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "run".to_string()
+    } else {
+        cleaned
+    }
 }
 
 /// Returns the pid in a `cellrun-<pid>` name.
 pub fn parent_pid(name: &str) -> Option<i32> {
-    name.strip_prefix(PARENT_PREFIX)?.parse().ok().filter(|pid| *pid > 0)
+    name.strip_prefix(PARENT_PREFIX)?
+        .parse()
+        .ok()
+        .filter(|pid| *pid > 0)
 }
 
 #[cfg(test)]
@@ -62,7 +75,13 @@ mod tests {
     fn run_name_short_and_never_dots_only() {
         let long = "x".repeat(300);
         assert!(run_cgroup_name(&long).len() <= MAX_RUN_NAME_CHARS + 21);
-        assert!(run_cgroup_name("..").chars().next().unwrap().is_ascii_digit());
+        assert!(
+            run_cgroup_name("..")
+                .chars()
+                .next()
+                .unwrap()
+                .is_ascii_digit()
+        );
         assert!(run_cgroup_name("").ends_with("-run"));
     }
 

@@ -50,7 +50,9 @@ fn unescape_octal(field: &str) -> String {
         });
         match escape {
             Some(digits) => {
-                let value = digits.iter().fold(0u32, |acc, digit| acc * 8 + u32::from(digit - b'0'));
+                let value = digits
+                    .iter()
+                    .fold(0u32, |acc, digit| acc * 8 + u32::from(digit - b'0'));
                 out.push(value as u8);
                 i += 4;
             }
@@ -82,7 +84,11 @@ pub fn parse_proc_cgroup(text: &str) -> Option<Vec<ProcCgroupEntry>> {
         let path = fields.next()?;
         entries.push(ProcCgroupEntry {
             hierarchy_id,
-            controllers: controllers.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
+            controllers: controllers
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
             path: path.to_string(),
         });
     }
@@ -128,7 +134,11 @@ pub fn format_cpu_list(ids: &[usize]) -> String {
             index += 1;
             last = sorted[index];
         }
-        parts.push(if first == last { first.to_string() } else { format!("{first}-{last}") });
+        parts.push(if first == last {
+            first.to_string()
+        } else {
+            format!("{first}-{last}")
+        });
         index += 1;
     }
     parts.join(",")
@@ -139,8 +149,20 @@ pub fn format_cpu_list(ids: &[usize]) -> String {
 pub fn keyed_value(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let (name, value) = line.split_once(' ')?;
-        if name == key { value.trim().parse().ok() } else { None }
+        if name == key {
+            value.trim().parse().ok()
+        } else {
+            None
+        }
     })
+}
+
+/// Parses a cgroup v2 limit: `max` is no limit.
+pub fn parse_v2_limit(text: &str) -> Option<Option<u64>> {
+    match text.trim() {
+        "max" => Some(None),
+        number => number.parse().ok().map(Some),
+    }
 }
 
 /// Smallest cgroup v1 memory limit taken as "unlimited": the kernel reports no limit as
@@ -150,12 +172,19 @@ const V1_UNLIMITED_FROM: u64 = 1 << 62;
 /// Parses a cgroup v1 `memory.limit_in_bytes`; a value near 2^63 is no limit.
 pub fn parse_v1_memory_limit(text: &str) -> Option<Option<u64>> {
     let value: u64 = text.trim().parse().ok()?;
-    Some(if value >= V1_UNLIMITED_FROM { None } else { Some(value) })
+    Some(if value >= V1_UNLIMITED_FROM {
+        None
+    } else {
+        Some(value)
+    })
 }
 
 /// Parses a list of pids, one per line, as in `cgroup.procs`.
 pub fn parse_pids(text: &str) -> Option<Vec<i32>> {
-    text.lines().filter(|line| !line.trim().is_empty()).map(|line| line.trim().parse().ok()).collect()
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.trim().parse().ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -171,7 +200,10 @@ mod tests {
 ";
         let entries = parse_mountinfo(text);
         assert_eq!(entries.len(), 3);
-        assert_eq!(entries[1].mount_point, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(
+            entries[1].mount_point,
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
         assert_eq!(entries[1].fs_type, "cgroup");
         assert_eq!(entries[1].super_options, ["rw", "cpu", "cpuacct"]);
         assert_eq!(entries[2].fs_type, "cgroup2");
@@ -192,7 +224,8 @@ mod tests {
 
     #[test]
     fn proc_cgroup_v1_and_v2() {
-        let text = "9:name=systemd:/\n4:memory:/process_api/6bb5\n1:cpu,cpuacct:/\n0::/user.slice\n";
+        let text =
+            "9:name=systemd:/\n4:memory:/process_api/6bb5\n1:cpu,cpuacct:/\n0::/user.slice\n";
         let entries = parse_proc_cgroup(text).unwrap();
         assert_eq!(entries.len(), 4);
         assert_eq!(entries[1].controllers, ["memory"]);
@@ -216,7 +249,10 @@ mod tests {
 
     #[test]
     fn cpu_list_ranges_and_singles() {
-        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), Some(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(
+            parse_cpu_list("0-3,8,10-11\n"),
+            Some(vec![0, 1, 2, 3, 8, 10, 11])
+        );
         assert_eq!(parse_cpu_list(""), Some(vec![]));
         assert_eq!(parse_cpu_list("5"), Some(vec![5]));
     }
@@ -258,8 +294,14 @@ mod tests {
 
     #[test]
     fn limits_v1_and_v2() {
+        assert_eq!(parse_v2_limit("max\n"), Some(None));
+        assert_eq!(parse_v2_limit("1048576\n"), Some(Some(1_048_576)));
+        assert_eq!(parse_v2_limit("lots"), None);
         assert_eq!(parse_v1_memory_limit("9223372036854771712\n"), Some(None));
-        assert_eq!(parse_v1_memory_limit("104857600\n"), Some(Some(104_857_600)));
+        assert_eq!(
+            parse_v1_memory_limit("104857600\n"),
+            Some(Some(104_857_600))
+        );
     }
 
     #[test]

@@ -14,19 +14,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::error::CgroupError;
 use super::{fs as cgfs, kill, names};
 
-/// Tolerance between the process start time (from jiffies and a boot time in whole seconds)
-/// and the cgroup's change time; it errs on the side of keeping a cgroup.
+/// Tolerance between the process start time (from clock ticks and a boot time in whole
+/// seconds) and the cgroup's change time. It errs on the side of keeping a cgroup.
 const START_TIME_SLACK: Duration = Duration::from_secs(2);
 
 /// Finds the stale `cellrun-<pid>` cgroups in each of `containers` (the cgroups that hold
 /// them, one per hierarchy), kills their processes and removes them with `remove_dir`.
-pub fn sweep(containers: &[PathBuf], remove_dir: fn(&Path) -> io::Result<()>) -> Result<Vec<PathBuf>, CgroupError> {
+pub fn sweep(
+    containers: &[PathBuf],
+    remove_dir: fn(&Path) -> io::Result<()>,
+) -> Result<Vec<PathBuf>, CgroupError> {
     let stale = find_stale(containers)?;
 
-    let mut pids = Vec::new();
-    for dir in &stale {
-        pids.extend(cgfs::pids_in_subtree(dir)?);
-    }
     let label = stale.first().cloned().unwrap_or_default();
     kill::kill_until_empty(
         &label,
@@ -35,9 +34,17 @@ pub fn sweep(containers: &[PathBuf], remove_dir: fn(&Path) -> io::Result<()>) ->
             for dir in &stale {
                 remaining.extend(cgfs::pids_in_subtree(dir)?);
             }
+            // On v1 every process appears once per hierarchy.
+            remaining.sort_unstable();
+            remaining.dedup();
             Ok(remaining)
         },
         |pids| {
+            // A cellrun killed while it froze a run leaves the run frozen, and frozen v1
+            // processes act on SIGKILL only once thawed.
+            for dir in &stale {
+                kill::thaw_subtree(dir)?;
+            }
             kill::sigkill_all(pids);
             Ok(())
         },
@@ -54,7 +61,10 @@ fn find_stale(containers: &[PathBuf]) -> Result<Vec<PathBuf>, CgroupError> {
     let own_pid = std::process::id() as i32;
     let mut stale = Vec::new();
     for container in containers {
-        let entries = fs::read_dir(container).map_err(|source| CgroupError::Read { path: container.clone(), source })?;
+        let entries = fs::read_dir(container).map_err(|source| CgroupError::Read {
+            path: container.clone(),
+            source,
+        })?;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(pid) = name.to_str().and_then(names::parent_pid) else {
@@ -68,7 +78,7 @@ fn find_stale(containers: &[PathBuf]) -> Result<Vec<PathBuf>, CgroupError> {
     Ok(stale)
 }
 
-/// Whether the process that created `dir` still runs as `pid`.
+/// Returns whether the process that created `dir` still runs as `pid`.
 fn owner_alive(pid: i32, dir: &Path) -> bool {
     let Some(started) = process_start_time(pid) else {
         return false;
@@ -93,7 +103,9 @@ fn process_start_time(pid: i32) -> Option<SystemTime> {
     let boot_stat = fs::read_to_string("/proc/stat").ok()?;
     let boot_seconds = super::parse::keyed_value(&boot_stat, "btime")?;
     let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
-    let ticks_per_second = u64::try_from(ticks_per_second).ok().filter(|ticks| *ticks > 0)?;
+    let ticks_per_second = u64::try_from(ticks_per_second)
+        .ok()
+        .filter(|ticks| *ticks > 0)?;
 
     let since_boot = Duration::from_millis(start_ticks * 1000 / ticks_per_second);
     Some(UNIX_EPOCH + Duration::from_secs(boot_seconds) + since_boot)
@@ -122,7 +134,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let own_pid = std::process::id() as i32;
         let started = process_start_time(own_pid).unwrap();
-        fs::File::open(dir.path()).unwrap().set_modified(started - Duration::from_secs(600)).unwrap();
+        fs::File::open(dir.path())
+            .unwrap()
+            .set_modified(started - Duration::from_secs(600))
+            .unwrap();
         assert!(!owner_alive(own_pid, dir.path()));
     }
 
@@ -136,7 +151,9 @@ mod tests {
     fn sweep_removes_only_stale_parents() {
         let container = tempfile::tempdir().unwrap();
         let stale = container.path().join(format!("cellrun-{}", i32::MAX));
-        let live = container.path().join(format!("cellrun-{}", std::process::id()));
+        let live = container
+            .path()
+            .join(format!("cellrun-{}", std::process::id()));
         let other = container.path().join("user.slice");
         for dir in [&stale, &live, &other] {
             fs::create_dir(dir).unwrap();
@@ -145,7 +162,10 @@ mod tests {
         fs::create_dir(stale.join("3-run")).unwrap();
         fs::write(stale.join("3-run/cgroup.procs"), "").unwrap();
 
-        let removed = sweep(&[container.path().to_path_buf()], |dir| fs::remove_dir_all(dir)).unwrap();
+        let removed = sweep(&[container.path().to_path_buf()], |dir| {
+            fs::remove_dir_all(dir)
+        })
+        .unwrap();
 
         assert_eq!(removed, vec![stale.clone()]);
         assert!(!stale.exists());

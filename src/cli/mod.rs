@@ -1,6 +1,9 @@
 //! The command line: one subcommand per file, each with its options and its entry point.
 
+pub mod check;
 pub mod exec;
+pub mod run;
+pub mod schema;
 
 use clap::{Parser, Subcommand};
 
@@ -14,14 +17,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Validate a job file and show its runs without running them.
+    Check(check::CheckArgs),
     /// Run one command in a container with limits and print its measurements, like `runexec`.
     Exec(exec::ExecArgs),
+    /// Run every run of a job file, in parallel containers, into a result directory.
+    Run(run::RunArgs),
+    /// Print the JSON Schema of job files, for editors with a YAML language server.
+    Schema,
 }
 
 /// Runs the subcommand and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Check(args) => check::run(&args),
         Command::Exec(args) => exec::main(args),
+        Command::Run(args) => run::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

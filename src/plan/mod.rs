@@ -3,6 +3,10 @@
 //! Only this type reaches the scheduler. Everything in it has been checked: paths are
 //! absolute, limits are typed, placeholders are substituted, run ids are unique.
 
+pub mod expand;
+
+pub use expand::load;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

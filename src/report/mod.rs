@@ -1,1 +1,9 @@
-//! (module under construction)
+//! What cellrun shows on the terminal: progress while a batch runs and a summary at its end.
+//!
+//! Everything here goes to stderr; data goes to files and stdout.
+
+pub mod outcome;
+pub mod progress;
+mod tally;
+
+pub use tally::{Tally, format_duration, printable};

@@ -41,3 +41,35 @@ pub struct RunRecord {
     /// Extra values extracted from the output by the tool's `columns:` rules.
     pub columns: BTreeMap<String, String>,
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A finished run with plain values, for tests of the journal and the summary.
+    pub(crate) fn sample(run_id: &str) -> RunRecord {
+        RunRecord {
+            run_id: run_id.to_string(),
+            tool: "tool".to_string(),
+            config: String::new(),
+            task_set: "set".to_string(),
+            task: "task.cnf".to_string(),
+            status: "done".to_string(),
+            category: Category::Missing,
+            expected: None,
+            exit_code: Some(0),
+            exit_signal: None,
+            termination_reason: None,
+            cputime_s: 0.25,
+            walltime_s: 0.5,
+            memory_bytes: Some(1024),
+            cores: "0".to_string(),
+            started_at: "2026-12-04T20:00:00Z".to_string(),
+            log: format!("logs/{run_id}.log"),
+            files: 0,
+            failure: None,
+            output_truncated: false,
+            columns: BTreeMap::new(),
+        }
+    }
+}

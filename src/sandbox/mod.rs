@@ -6,6 +6,7 @@
 //! removes everything again. It never panics on a failed run: setup failures come back as
 //! an outcome with the termination reason `failed`.
 
+mod executor;
 mod output;
 mod outcome;
 pub mod path_text;

@@ -3,10 +3,14 @@
 //! A tool's `verdict:` key in the job file declares how its answer is read; this module turns
 //! a finished run into a status (what happened) and a category (whether it was right).
 
+mod judge;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use judge::{Judgement, judge};
 
 /// How a tool's answer is read from its exit code and output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -1,8 +1,12 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: privileged-test gating, fresh directories,
+//! running `cellrun` and reading its results.
 #![allow(dead_code)]
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+use std::io::Write;
 
 /// Returns whether the test runs as root and may use privileged features.
 ///
@@ -16,9 +20,17 @@ pub fn require_root() -> bool {
     }
     let caller = std::panic::Location::caller();
     if std::env::var("CELLRUN_REQUIRE_PRIVILEGED").is_ok_and(|value| value == "1") {
-        panic!("{caller}: this test needs root, and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it");
+        panic!(
+            "{caller}: this test needs root, and CELLRUN_REQUIRE_PRIVILEGED=1 forbids skipping it"
+        );
     }
-    eprintln!("SKIP {caller}: this test needs root; run it as root or set CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure");
+    // Written to the stderr handle, not with eprintln!, because the test harness captures
+    // the print macros of passing tests and the skip must stay visible.
+    let message = format!(
+        "SKIP {caller}: this test needs root; run it as root, or set \
+         CELLRUN_REQUIRE_PRIVILEGED=1 to make the skip a failure\n"
+    );
+    let _ = std::io::stderr().write_all(message.as_bytes());
     false
 }
 
@@ -129,3 +141,38 @@ pub fn leftovers() -> Vec<String> {
 fn owner_alive(pid: &str) -> bool {
     !pid.is_empty() && Path::new("/proc").join(pid).exists()
 }
+
+/// Creates a temporary job directory holding `files` (path, contents); files under `bin/`
+/// are made executable. The directory is not under `/tmp`, which runs see as hidden.
+pub fn job_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("create temp dir");
+    for (path, contents) in files {
+        write_file(dir.path(), path, contents);
+    }
+    dir
+}
+
+pub fn write_file(dir: &Path, path: &str, contents: &str) {
+    let full = dir.join(path);
+    std::fs::create_dir_all(full.parent().expect("file has a parent")).expect("create dirs");
+    std::fs::write(&full, contents).expect("write file");
+    if path.starts_with("bin/") {
+        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+/// Runs `cellrun` with `args` in `dir`, with a fixed `PATH` so messages do not depend on
+/// the machine.
+pub fn cellrun_in(dir: &Path, args: &[&str]) -> Output {
+    let mut command = assert_cmd::cargo::cargo_bin_cmd!("cellrun");
+    command.current_dir(dir).env("PATH", "/usr/bin:/bin").args(args);
+    command.output().expect("run cellrun")
+}
+
+/// The input files most job files in the tests use.
+pub const TASK_FILES: &[(&str, &str)] = &[
+    ("cnf/php-3-2.cnf", "p cnf 1 1\n1 0\n"),
+    ("cnf/php-4-3.cnf", "p cnf 1 1\n1 0\n"),
+    ("cnf/rand-sat.cnf", "p cnf 1 1\n1 0\n"),
+    ("bin/solver", "#!/bin/sh\nexit 10\n"),
+];

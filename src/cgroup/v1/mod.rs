@@ -33,11 +33,17 @@ pub struct V1Cgroups {
 
 impl V1Cgroups {
     pub fn new(hierarchies: Vec<V1Hierarchy>, swap_active: bool) -> V1Cgroups {
-        V1Cgroups { hierarchies, swap_active, parent_lock: Mutex::new(()) }
+        V1Cgroups {
+            hierarchies,
+            swap_active,
+            parent_lock: Mutex::new(()),
+        }
     }
 
     fn hierarchy(&self, controller: &str) -> Option<&V1Hierarchy> {
-        self.hierarchies.iter().find(|h| h.controllers.iter().any(|c| c == controller))
+        self.hierarchies
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller))
     }
 
     fn own_dir(&self, controller: &'static str) -> Result<&Path, CgroupError> {
@@ -65,14 +71,20 @@ impl V1Cgroups {
         for controller in controllers {
             let own = self.own_dir(controller)?;
             if access(own, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
-                return Err(CgroupError::NotDelegated { path: own.to_path_buf(), fix: DELEGATION_FIX });
+                return Err(CgroupError::NotDelegated {
+                    path: own.to_path_buf(),
+                    fix: DELEGATION_FIX,
+                });
             }
         }
 
         if needs.memory && self.swap_active {
             let own = self.own_dir("memory")?;
             if !own.join("memory.memsw.limit_in_bytes").exists() {
-                return Err(CgroupError::SwapNotLimited { path: own.to_path_buf(), fix: SWAP_FIX });
+                return Err(CgroupError::SwapNotLimited {
+                    path: own.to_path_buf(),
+                    fix: SWAP_FIX,
+                });
             }
         }
         Ok(())
@@ -82,7 +94,10 @@ impl V1Cgroups {
     /// CPUs and memory nodes of cellrun's own cpuset, since a new v1 cpuset starts empty and
     /// accepts no process.
     fn ensure_parent(&self) -> Result<Vec<(&V1Hierarchy, PathBuf)>, CgroupError> {
-        let _guard = self.parent_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .parent_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut parents = Vec::new();
         for hierarchy in &self.hierarchies {
             let dir = hierarchy.own.join(names::parent_name());
@@ -95,7 +110,11 @@ impl V1Cgroups {
         Ok(parents)
     }
 
-    pub fn create_run(&self, name: &str, settings: &RunCgroupSettings) -> Result<V1Run, CgroupError> {
+    pub fn create_run(
+        &self,
+        name: &str,
+        settings: &RunCgroupSettings,
+    ) -> Result<V1Run, CgroupError> {
         self.require(&Needs::of(settings))?;
         let parents = self.ensure_parent()?;
         let leaf = names::run_cgroup_name(name);
@@ -105,7 +124,11 @@ impl V1Cgroups {
             let dir = parent.join(&leaf);
             if let Err(source) = fs::create_dir(&dir) {
                 run.remove_dirs_best_effort();
-                return Err(CgroupError::Create { path: dir, source, fix: DELEGATION_FIX });
+                return Err(CgroupError::Create {
+                    path: dir,
+                    source,
+                    fix: DELEGATION_FIX,
+                });
             }
             run.add_dir(&hierarchy.controllers, dir);
         }
@@ -136,14 +159,17 @@ impl V1Cgroups {
         parse::parse_v1_memory_limit(&limit.to_string()).flatten()
     }
 
-    /// The directories holding `cellrun-<pid>` cgroups, one per hierarchy.
+    /// Returns the directories that contain `cellrun-<pid>` cgroups, one per hierarchy.
     pub fn parent_containers(&self) -> Vec<PathBuf> {
         self.hierarchies.iter().map(|h| h.own.clone()).collect()
     }
 
     /// Removes this process's `cellrun-<pid>` cgroups if they are empty.
     pub fn remove_parent_best_effort(&self) {
-        let _guard = self.parent_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .parent_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for hierarchy in &self.hierarchies {
             let dir = hierarchy.own.join(names::parent_name());
             if let Err(error) = fs::remove_dir(&dir)
@@ -182,9 +208,11 @@ fn configure(run: &V1Run, settings: &RunCgroupSettings) -> Result<(), CgroupErro
 
 fn create_dir_if_missing(dir: &Path) -> Result<(), CgroupError> {
     match fs::create_dir(dir) {
-        Err(error) if error.kind() != io::ErrorKind::AlreadyExists => {
-            Err(CgroupError::Create { path: dir.to_path_buf(), source: error, fix: DELEGATION_FIX })
-        }
+        Err(error) if error.kind() != io::ErrorKind::AlreadyExists => Err(CgroupError::Create {
+            path: dir.to_path_buf(),
+            source: error,
+            fix: DELEGATION_FIX,
+        }),
         _ => Ok(()),
     }
 }
@@ -200,7 +228,12 @@ fn copy_cpuset_if_empty(from: &Path, to: &Path) -> Result<(), CgroupError> {
 }
 
 /// Writes the requested ids to `file`, or the parent's value when none are requested.
-fn write_cpuset(dir: &Path, parent: &Path, file: &str, requested: Option<&[usize]>) -> Result<(), CgroupError> {
+fn write_cpuset(
+    dir: &Path,
+    parent: &Path,
+    file: &str,
+    requested: Option<&[usize]>,
+) -> Result<(), CgroupError> {
     let value = match requested {
         Some(ids) => parse::format_cpu_list(ids),
         None => cgfs::read(&parent.join(file))?.trim().to_string(),
@@ -213,8 +246,97 @@ fn read_first_cpu_list(candidates: &[PathBuf]) -> Option<Vec<usize>> {
     match cgfs::read_cpu_list(path) {
         Ok(ids) => Some(ids),
         Err(error) => {
-            tracing::warn!(%error, "cannot read the cpuset of cellrun's cgroup");
+            tracing::warn!(%error, "failed to read the cpuset of cellrun's cgroup");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hierarchy(controller: &str, own: &Path) -> V1Hierarchy {
+        V1Hierarchy {
+            mount_point: own.to_path_buf(),
+            controllers: vec![controller.to_string()],
+            own: own.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn require_names_missing_controller() {
+        let dir = tempfile::tempdir().unwrap();
+        let cgroups = V1Cgroups::new(vec![hierarchy("cpuacct", dir.path())], false);
+
+        let error = cgroups
+            .require(&Needs {
+                pids: true,
+                ..Needs::default()
+            })
+            .unwrap_err();
+
+        let message = error.to_string();
+        assert!(
+            matches!(
+                error,
+                CgroupError::MissingController {
+                    controller: "pids",
+                    ..
+                }
+            ),
+            "{message}"
+        );
+        assert!(message.contains("mount -t cgroup -o pids"), "{message}");
+        assert!(cgroups.require(&Needs::default()).is_ok());
+    }
+
+    #[test]
+    fn require_cpuacct_always() {
+        let cgroups = V1Cgroups::new(Vec::new(), false);
+        let error = cgroups.require(&Needs::default()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                CgroupError::MissingController {
+                    controller: "cpuacct",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn require_rejects_memory_limit_swap_can_escape() {
+        let cpuacct = tempfile::tempdir().unwrap();
+        let memory = tempfile::tempdir().unwrap();
+        let hierarchies = vec![
+            hierarchy("cpuacct", cpuacct.path()),
+            hierarchy("memory", memory.path()),
+        ];
+        let with_swap = V1Cgroups::new(hierarchies.clone(), true);
+        let needs = Needs {
+            memory: true,
+            ..Needs::default()
+        };
+
+        let error = with_swap.require(&needs).unwrap_err();
+        assert!(
+            matches!(error, CgroupError::SwapNotLimited { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("swapaccount=1"), "{error}");
+
+        std::fs::write(memory.path().join("memory.memsw.limit_in_bytes"), "").unwrap();
+        assert!(with_swap.require(&needs).is_ok());
+        assert!(
+            V1Cgroups::new(hierarchies, false)
+                .require(&Needs {
+                    memory: true,
+                    ..Needs::default()
+                })
+                .is_ok()
+        );
     }
 }

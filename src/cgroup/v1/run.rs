@@ -35,11 +35,12 @@ impl V1Run {
     }
 
     fn required_dir(&self, controller: &'static str) -> Result<&Path, CgroupError> {
-        self.dir_of(controller).ok_or_else(|| CgroupError::MissingController {
-            controller,
-            path: PathBuf::from("/proc/self/mountinfo"),
-            fix: format!("mount the {controller} hierarchy"),
-        })
+        self.dir_of(controller)
+            .ok_or_else(|| CgroupError::MissingController {
+                controller,
+                path: PathBuf::from("/proc/self/mountinfo"),
+                fix: format!("mount the {controller} hierarchy"),
+            })
     }
 
     /// Moves the process `pid` into the run's cgroup in every hierarchy.
@@ -60,8 +61,9 @@ impl V1Run {
         let text = cgfs::read(&path)?;
         let mut usage = Vec::new();
         for (cpu, field) in text.split_whitespace().enumerate() {
-            let nanoseconds: u64 =
-                field.parse().map_err(|_| cgfs::parse_error(&path, text.clone(), "numbers separated by spaces"))?;
+            let nanoseconds: u64 = field.parse().map_err(|_| {
+                cgfs::parse_error(&path, text.clone(), "numbers separated by spaces")
+            })?;
             usage.push((cpu, Duration::from_nanos(nanoseconds)));
         }
         Ok(usage)
@@ -74,7 +76,11 @@ impl V1Run {
             return Ok(None);
         };
         let memsw = dir.join("memory.memsw.max_usage_in_bytes");
-        let path = if memsw.exists() { memsw } else { dir.join("memory.max_usage_in_bytes") };
+        let path = if memsw.exists() {
+            memsw
+        } else {
+            dir.join("memory.max_usage_in_bytes")
+        };
         cgfs::read_u64(&path).map(Some)
     }
 
@@ -114,7 +120,9 @@ impl V1Run {
 
         let state = freezer.join("freezer.state");
         cgfs::write(&state, "FROZEN")?;
-        let frozen = cgfs::wait_until(FREEZE_TIMEOUT, || cgfs::read(&state).is_ok_and(|s| s.trim() == "FROZEN"));
+        let frozen = cgfs::wait_until(FREEZE_TIMEOUT, || {
+            cgfs::read(&state).is_ok_and(|s| s.trim() == "FROZEN")
+        });
         if !frozen {
             tracing::debug!(path = %state.display(), "freezing did not finish, killing anyway");
         }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command of the README: every unit and integration test, containers included.
+#
+# Tests run one at a time because several of them measure CPU time and limit precision,
+# which parallel tests on a small machine would disturb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --locked -- --test-threads=1

@@ -1,0 +1,183 @@
+//! `cellrun run JOB.yaml`: run every run of a job file and keep the results.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use thiserror::Error;
+
+use crate::plan::{Plan, PlannedRun};
+use crate::report::{outcome, progress::ProgressMode};
+use crate::schedule::{self, BatchError, BatchOptions, Executor, Interrupt, RunFilter, Topology};
+
+/// Exit status when the job file or the command line is invalid, or the batch cannot start.
+pub const USAGE_EXIT: i32 = 2;
+
+/// Exit status when the result directory could not be written while runs went on.
+pub const WRITE_EXIT: i32 = 3;
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0    the batch completed
+  1    a run's category is in the job's `fail_on` list
+  2    invalid job file or command line, or the batch could not start (see the message)
+  3    the result directory could not be written during the batch
+  130  interrupted by Ctrl+C or SIGTERM; continue with --resume DIR";
+
+/// Run every run of a job file in its own container and write a result directory.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct RunArgs {
+    /// The job file.
+    #[arg(value_name = "JOB")]
+    pub job: PathBuf,
+
+    /// Number of runs at once. Default: the job's `parallel`, else as many as the CPU cores
+    /// and memory cellrun may use allow.
+    #[arg(short = 'j', long = "parallel", value_name = "N")]
+    pub parallel: Option<usize>,
+
+    /// The result directory to create; it must not exist or be empty.
+    /// Default: results/<job name>.<local time>.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub output: Option<PathBuf>,
+
+    /// Continue the batch in DIR: keep its finished runs, run the interrupted and missing ones.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+
+    /// With --resume: continue even though the job file changed since the batch started.
+    #[arg(long, requires = "resume")]
+    pub force_resume: bool,
+
+    /// Run only the runs whose id matches PATTERN. A pattern with `*`, `?`, `[` or `{` is a
+    /// glob over the whole id, where `*` also matches `/`; any other pattern selects the ids
+    /// that contain it.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+
+    /// Print the runs that would start and the CPUs of each slot, then exit without running.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Show no progress and no final report; errors are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Why `cellrun run` stopped before its batch ended.
+#[derive(Debug, Error)]
+pub enum RunCommandError {
+    #[error("cannot read the job file {path}: {source}")]
+    ReadJob { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Job(String),
+    #[error("cannot start the containers: {0}")]
+    Executor(String),
+    #[error("cannot handle Ctrl+C and SIGTERM: {0}")]
+    Signals(std::io::Error),
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+}
+
+impl RunCommandError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            RunCommandError::Batch(BatchError::Write { .. } | BatchError::Thread(_)) => WRITE_EXIT,
+            _ => USAGE_EXIT,
+        }
+    }
+}
+
+/// Runs `cellrun run` and returns the process exit status.
+pub fn run(args: RunArgs) -> i32 {
+    match execute(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("cellrun: error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+fn execute(args: &RunArgs) -> Result<i32, RunCommandError> {
+    let job = std::fs::read(&args.job).map_err(|source| RunCommandError::ReadJob { path: args.job.clone(), source })?;
+    let plan = load_job(&args.job)?;
+    let filter = args.filter.as_deref().map(RunFilter::new).transpose().map_err(BatchError::from)?;
+    let executor = open_executor()?;
+    let resources = executor.resources();
+    let topology = Topology::read_sysfs(Path::new("/sys"), &resources.cpus);
+
+    let options = BatchOptions {
+        output: args.output.clone(),
+        resume: args.resume.clone(),
+        force_resume: args.force_resume,
+        parallel: args.parallel,
+        filter,
+        progress: ProgressMode::detect(args.quiet),
+        cgroup_version: cgroup_version(),
+    };
+
+    if args.dry_run {
+        let dry = schedule::dry_run(&plan, &job, &resources, &topology, &options)?;
+        print_dry_run(&dry);
+        return Ok(0);
+    }
+
+    let interrupt = Interrupt::install().map_err(RunCommandError::Signals)?;
+    let end = schedule::run_job(&plan, &job, executor.as_ref(), &topology, &options, &interrupt)?;
+    if let Some(line) = end.torn_line {
+        eprintln!("cellrun: warning: dropped the incomplete line {line} at the end of the journal; that run ran again");
+    }
+    if !args.quiet {
+        eprintln!("{}", outcome::render(&end, &args.job));
+    }
+    Ok(end.exit_code(&plan.fail_on))
+}
+
+/// Reads and validates the job file.
+fn load_job(path: &Path) -> Result<Plan, RunCommandError> {
+    crate::plan::load(path).map_err(|errors| RunCommandError::Job(errors.to_string()))
+}
+
+/// Opens the container executor.
+fn open_executor() -> Result<Box<dyn Executor>, RunCommandError> {
+    let sandbox = crate::sandbox::Sandbox::new().map_err(|error| RunCommandError::Executor(error.to_string()))?;
+    Ok(Box::new(sandbox))
+}
+
+fn cgroup_version() -> Option<String> {
+    let cgroups = crate::cgroup::Cgroups::detect().ok()?;
+    Some(match cgroups.version() {
+        crate::cgroup::Version::V1 => "v1".to_string(),
+        crate::cgroup::Version::V2 => "v2".to_string(),
+    })
+}
+
+fn print_dry_run(dry: &schedule::DryRun<'_>) {
+    println!(
+        "{} runs would start ({} already finished), {} at once, {} CPUs each",
+        dry.pending.len(),
+        dry.already_finished,
+        dry.slots.slots.len(),
+        dry.slots.cores
+    );
+    for (slot, cpus) in dry.slots.slots.iter().enumerate() {
+        println!("slot {slot}: CPUs {}, memory nodes {}", list(&cpus.cpus), list(&cpus.memory_nodes));
+    }
+    for run in &dry.pending {
+        println!("{}\t{}", crate::report::printable(&run.id), command_line(run));
+    }
+}
+
+fn list(values: &[usize]) -> String {
+    schedule::topology::format_cpus(values)
+}
+
+/// The command as a shell would need it typed, with single quotes where needed.
+fn command_line(run: &PlannedRun) -> String {
+    let quote = |word: &String| {
+        let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain { word.clone() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+    };
+    crate::report::printable(&run.command.iter().map(quote).collect::<Vec<_>>().join(" "))
+}

@@ -337,13 +337,14 @@ fn processes_limit_stops_forks() {
     let cgroup = TestCgroup::delegated("pids");
     let dir = test_dir("pids");
     let script = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait";
+    // The start cgroup's pids.events cannot confirm the limit: before Linux 6.12, only the
+    // run cgroup that set pids.max counts the rejected forks, and it is gone afterwards.
 
     let run = cgroup.run_cellrun(&dir, &["--processes", "5"], &["sh", "-c", script]);
 
     assert_ne!(run.exit_code(), Some(0), "all ten forks succeeded: {}", run.describe());
     assert!(run.output.contains("fork"), "the shell reported no failed fork: {}", run.describe());
     assert!(run.walltime() < 25.0, "the sleeps outlived the shell: {}", run.describe());
-    assert!(cgroup.counter("pids.events", "max") > 0, "pids.events: {}", cgroup.read("pids.events"));
     cgroup.assert_clean();
 }
 

@@ -89,15 +89,18 @@ impl TestCgroup {
         dirs.map(|entry| entry.file_name().to_string_lossy().into_owned()).collect()
     }
 
+    /// Returns a command that runs `program` in this cgroup. A shell moves itself into the
+    /// cgroup and then execs the program, so the program is in it from its first instruction.
+    fn command<'a>(&self, program: impl IntoIterator<Item = &'a str>) -> Command {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(r#"echo $$ >"$0/cgroup.procs" && exec "$@""#).arg(&self.path).args(program);
+        command
+    }
+
     /// Starts `cellrun exec --json OPTIONS -- COMMAND` in this cgroup, with `dir` as the
-    /// working directory. A shell moves itself into the cgroup and then execs cellrun, so
-    /// cellrun is in it from its first instruction.
+    /// working directory.
     fn spawn_cellrun(&self, dir: &Path, options: &[&str], command: &[&str]) -> Child {
-        Command::new("sh")
-            .arg("-c")
-            .arg(r#"echo $$ >"$0/cgroup.procs" && exec "$@""#)
-            .arg(&self.path)
-            .args([CELLRUN, "exec", "--json"])
+        self.command([CELLRUN, "exec", "--json"])
             .args(options)
             .arg("--")
             .args(command)
@@ -302,6 +305,23 @@ fn cputime_limit_stops_busy_loop() {
 }
 
 #[test]
+fn soft_cputime_limit_sends_sigterm() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("soft-cputime");
+    let dir = test_dir("soft-cputime");
+    let script = "trap 'echo got-term; exit 3' TERM; while :; do :; done";
+
+    let run = cgroup.run_cellrun(&dir, &["--softtimelimit", "0.5s", "--timelimit", "10s"], &["sh", "-c", script]);
+
+    assert_eq!(run.termination(), Some("cputime-soft"), "{}", run.describe());
+    assert_eq!(run.exit_code(), Some(3), "{}", run.describe());
+    assert!(run.output.contains("got-term"), "{}", run.describe());
+    assert!(run.cputime() >= 0.5, "cputime {} below the soft limit", run.cputime());
+    assert!(run.cputime() < 5.0, "cputime {} far above the 0.5 s soft limit", run.cputime());
+    cgroup.assert_clean();
+}
+
+#[test]
 fn walltime_limit_stops_sleep() {
     let Some(_lock) = in_vm() else { return };
     let cgroup = TestCgroup::delegated("walltime");
@@ -328,6 +348,19 @@ fn cores_restrict_cpu_affinity() {
         assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
         assert_eq!(run.output.trim(), format!("Cpus_allowed_list:\t{core}"), "{}", run.describe());
     }
+    cgroup.assert_clean();
+}
+
+#[test]
+fn memory_nodes_restrict_mems() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("memory-nodes");
+    let dir = test_dir("memory-nodes");
+
+    let run = cgroup.run_cellrun(&dir, &["--memoryNodes", "0"], &["grep", "Mems_allowed_list", "/proc/self/status"]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(run.output.trim(), "Mems_allowed_list:\t0", "{}", run.describe());
     cgroup.assert_clean();
 }
 
@@ -432,6 +465,56 @@ fn full_access_dir_write_lands() {
     cgroup.assert_clean();
 }
 
+/// `cellrun run` with two runs at once: each run gets its own cgroup below the same
+/// `cellrun-<pid>`, and the summary holds each run's own measurement.
+#[test]
+fn batch_runs_parallel_in_own_cgroups() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("batch");
+    let dir = test_dir("batch");
+    std::fs::create_dir(dir.join("tasks")).unwrap();
+    for (task, mebibytes) in [("tiny", 10), ("small", 40), ("big", 300)] {
+        std::fs::write(dir.join(format!("tasks/{task}.txt")), format!("{mebibytes}\n")).unwrap();
+    }
+    let job = r#"
+defaults:
+  limits: {memory: 100 MiB, cputime: 20s}
+tools:
+  alloc:
+    command: [sh, -c, "dd if=/dev/zero of=/dev/null bs=$(cat {input})M count=1"]
+tasks:
+  sizes:
+    files: ["tasks/*.txt"]
+"#;
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+
+    let output = cgroup
+        .command([CELLRUN, "run", "--quiet", "--parallel", "2", "--output", "results", "job.yaml"])
+        .current_dir(&dir)
+        .output()
+        .expect("sh starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+
+    let mut summary = csv::Reader::from_path(dir.join("results/summary.csv")).unwrap();
+    let headers = summary.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap_or_else(|| panic!("no column {name}"));
+    let rows: Vec<csv::StringRecord> = summary.records().map(Result::unwrap).collect();
+    let row = |task: &str| rows.iter().find(|row| &row[column("task")] == task).unwrap_or_else(|| panic!("no row for {task}: {rows:?}"));
+    let memory = |task: &str| row(task)[column("memory_bytes")].parse::<u64>().unwrap();
+
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(&row("tasks/big.txt")[column("termination_reason")], "memory", "{rows:?}");
+    for task in ["tasks/tiny.txt", "tasks/small.txt"] {
+        assert_eq!(&row(task)[column("exit_code")], "0", "{rows:?}");
+        assert_eq!(&row(task)[column("termination_reason")], "", "{rows:?}");
+    }
+    assert!(memory("tasks/small.txt") >= 40 * MIB, "{rows:?}");
+    assert!(memory("tasks/tiny.txt") < 40 * MIB, "the tiny run was charged for another run: {rows:?}");
+    assert!(memory("tasks/big.txt") >= 90 * MIB, "{rows:?}");
+    cgroup.assert_clean();
+}
+
 /// The no-internal-process rule: cellrun's start cgroup holds a process (cellrun itself), so
 /// cellrun must move into a leaf below it before it can enable the controllers there.
 #[test]
@@ -467,12 +550,7 @@ fn busy_start_cgroup_gives_clear_error() {
     let Some(_lock) = in_vm() else { return };
     let cgroup = TestCgroup::delegated("busy");
     let dir = test_dir("busy");
-    let mut neighbour = Command::new("sh")
-        .arg("-c")
-        .arg(r#"echo $$ >"$0/cgroup.procs" && exec sleep 60"#)
-        .arg(&cgroup.path)
-        .spawn()
-        .expect("sh starts");
+    let mut neighbour = cgroup.command(["sleep", "60"]).spawn().expect("sh starts");
     while cgroup.read("cgroup.procs").trim().is_empty() {
         std::thread::sleep(Duration::from_millis(10));
     }

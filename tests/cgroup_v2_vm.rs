@@ -22,7 +22,7 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const MIB: u64 = 1024 * 1024;
 const BUSY_LOOP: &[&str] = &["sh", "-c", "while :; do :; done"];
 
-/// Serializes the tests: the VM has two emulated CPUs, and CPU-time checks need them quiet.
+/// Serializes the tests: the VM has two emulated CPUs, and CPU-time checks need them otherwise idle.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Returns the test lock inside the VM. Elsewhere it prints a SKIP line and returns `None`.
@@ -466,7 +466,7 @@ fn full_access_dir_write_lands() {
 }
 
 /// `cellrun run` with two runs at once: each run gets its own cgroup below the same
-/// `cellrun-<pid>`, and the summary holds each run's own measurement.
+/// `cellrun-<pid>`, and the summary contains each run's own measurement.
 #[test]
 fn batch_runs_parallel_in_own_cgroups() {
     let Some(_lock) = in_vm() else { return };
@@ -515,7 +515,7 @@ tasks:
     cgroup.assert_clean();
 }
 
-/// The no-internal-process rule: cellrun's start cgroup holds a process (cellrun itself), so
+/// The no-internal-process rule: cellrun's start cgroup contains a process (cellrun itself), so
 /// cellrun must move into a leaf below it before it can enable the controllers there.
 #[test]
 fn cellrun_moves_itself_into_leaf() {
@@ -543,8 +543,8 @@ fn cellrun_moves_itself_into_leaf() {
     cgroup.assert_clean();
 }
 
-/// Another process in cellrun's start cgroup blocks the controllers (EBUSY); cellrun must
-/// say where and how to fix it instead of running without limits.
+/// Another process in cellrun's start cgroup blocks the controllers (EBUSY). cellrun must
+/// name the cgroup and the fix instead of running without limits.
 #[test]
 fn busy_start_cgroup_gives_clear_error() {
     let Some(_lock) = in_vm() else { return };

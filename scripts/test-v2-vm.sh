@@ -2,12 +2,12 @@
 # Runs the cgroup v2 suite (tests/cgroup_v2_vm.rs) in a throw-away qemu VM whose only
 # cgroup hierarchy is cgroup v2, and fails unless every test of the suite passed there.
 #
-# Installs qemu-system-x86 and busybox-static when they are missing (Debian, as root). A VM
-# that cannot start is a failure, not a skip. The first run downloads Debian's kernel
-# package (about 70 MB) into /var/tmp/cellrun-v2-vm.
+# Installs qemu-system-x86, busybox-static and xz-utils when they are missing (Debian, as
+# root). A VM that cannot start is a failure, not a skip. The first run downloads Debian's
+# kernel package (about 70 MB) and keeps what it needs in /var/tmp/cellrun-v2-vm.
 #
 # Installing qemu-system-x86 from Debian 12 removes a qemu-utils from bookworm-backports,
-# because the two packages conflict; reinstall qemu-utils afterwards if qemu-img is needed.
+# because the two packages conflict. Reinstall qemu-utils afterwards if qemu-img is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,7 @@ install_missing() {
     local packages=()
     command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
     dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
+    command -v xz >/dev/null || packages+=(xz-utils)
     # The harness downloads the kernel with apt-get, which needs the package lists.
     if [ "${#packages[@]}" -gt 0 ] || ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
         apt-get update -qq

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly suite=cgroup_v2_vm
-readonly vm_time_limit=150
+readonly vm_time_limit=120
 
 install_missing() {
     local packages=()
@@ -55,7 +55,7 @@ echo "test-v2-vm: the VM ran for $(($(date +%s) - started)) s"
 result=$(grep '^test result:' "$log" | tail -n 1 || true)
 if [ "$status" -ne 0 ]; then
     case $status in
-        124) echo "test-v2-vm: FAILED: the VM reached its limit of $vm_time_limit s" >&2 ;;
+        124) echo "test-v2-vm: FAILED: the VM timed out after $vm_time_limit s" >&2 ;;
         125) echo "test-v2-vm: FAILED: the VM could not be built or started" >&2 ;;
         *) echo "test-v2-vm: FAILED: the suite exited with status $status" >&2 ;;
     esac

@@ -212,7 +212,7 @@ fn killed_cellrun_leaves_nothing_after_next_start() {
     let dir = test_dir("kill9");
     let mut child = common::cellrun()
         .current_dir(&dir)
-        .args(["exec", "--", "sh", "-c", "sleep 200 & exec sleep 201"])
+        .args(["exec", "--", "sh", "-c", "sleep 200.731 & exec sleep 201.731"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -221,7 +221,7 @@ fn killed_cellrun_leaves_nothing_after_next_start() {
     child.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
 
-    let pgrep = std::process::Command::new("pgrep").args(["-f", "sleep 20[01]"]).output().unwrap();
+    let pgrep = std::process::Command::new("pgrep").args(["-f", "sleep 20[01].731"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&pgrep.stdout).trim(), "", "run processes outlived cellrun");
 
     let next = exec(&dir, &[], &["true"]);

@@ -65,6 +65,8 @@ error_case!(glob_invalid, "job.yaml:6:13", BASE.replace("cnf/php-*.cnf", "cnf/[p
 error_case!(all_files_excluded, "job.yaml:5:3", format!("{BASE}    exclude: [\"cnf/*\"]\n"));
 error_case!(set_file_missing, "job.yaml:6:17", BASE.replace("files: [\"cnf/php-*.cnf\"]", "files_from: lists/missing.set"));
 error_case!(task_set_with_two_sources, "job.yaml:5:3", format!("{BASE}    taskdefs: [\"sv/*.yml\"]\n"));
+error_case!(input_files_hidden, "job.yaml:7:3", format!("defaults:\n  dirs: {{hidden: [cnf]}}\n{BASE}"));
+error_case!(property_file_missing, "job.yaml:7:15", format!("{BASE}    property: props/unreach-call.prp\n"));
 error_case!(workdir_missing, "job.yaml:2:12", format!("defaults:\n  workdir: ./nowhere\n{BASE}"));
 
 // Commands and placeholders

@@ -93,8 +93,8 @@ impl Cgroups {
     }
 
     /// Uses the cgroup2 hierarchy mounted at `mount_point` with `own` as cellrun's cgroup,
-    /// without detection; for a cgroup2 mount that is not the one `/proc/self` shows, as in
-    /// tests on a hybrid system.
+    /// without detection. Tests use it to reach a cgroup2 mount that detection passes over,
+    /// such as the one beside the v1 hierarchies of a hybrid system.
     pub fn v2_at(mount_point: PathBuf, own: PathBuf) -> Cgroups {
         let v2 = v2::V2Cgroups::new(mount_point, own, detect::swap_active(), v2::DirOps::KERNEL);
         Cgroups {

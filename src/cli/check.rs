@@ -35,20 +35,25 @@ pub fn run(args: &CheckArgs) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let text = if args.list {
-        plan.runs.iter().map(|run| format!("{}\n", run.id)).collect()
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    // A closed pipe (`cellrun check --list job.yaml | head`) is not an error of the job file,
+    // so write errors are ignored.
+    if args.list {
+        for run in &plan.runs {
+            let _ = writeln!(stdout, "{}", run.id);
+        }
     } else if args.json {
-        serde_json::to_string_pretty(&plan).map(|json| json + "\n").unwrap_or_default()
+        // Streamed, so a plan of 100,000 runs never exists as one string.
+        let _ = serde_json::to_writer_pretty(&mut stdout, &plan);
+        let _ = writeln!(stdout);
     } else {
-        summary(&plan)
-    };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`cellrun check --list job.yaml | head`) is not an error of the job file.
-    let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.write_all(summary(&plan).as_bytes());
+    }
+    let _ = stdout.flush();
     0
 }
 
-/// The summary: run count, runs per tool × config × task set, and the first run in full.
+/// Builds the summary: run count, runs per tool × config × task set, and the first run in full.
 pub fn summary(plan: &Plan) -> String {
     let mut out = format!("job `{}` is valid: {} run{}\n", plan.name, plan.runs.len(), plural(plan.runs.len()));
     out.push_str("\nruns per tool × config × task set:\n");
@@ -86,7 +91,7 @@ fn group_label(run: &PlannedRun) -> String {
     if run.task_set.is_empty() { format!("{tool} (command)") } else { format!("{tool} / {}", run.task_set) }
 }
 
-/// The fully resolved settings of one run.
+/// Describes the fully resolved settings of one run, one line per setting.
 pub fn describe_run(run: &PlannedRun) -> String {
     let settings = &run.settings;
     let mut out = format!("  command:      {}\n", shell_words(&run.command));

@@ -79,6 +79,10 @@ pub struct ExecArgs {
     /// Working directory of the tool; default: the current directory.
     #[arg(long = "dir")]
     dir: Option<PathBuf>,
+    /// Run even when cellrun has no cgroup to enforce the memory, CPU-time, core and process
+    /// limits (rootless without a delegated cgroup); the limits are then not enforced.
+    #[arg(long = "allow-unenforced-limits")]
+    allow_unenforced_limits: bool,
     /// Print the measurements as one JSON object instead of `key=value` lines.
     #[arg(long = "json")]
     json: bool,
@@ -197,6 +201,7 @@ fn build_request(args: &ExecArgs) -> Result<RunRequest, String> {
         log_path: absolute(&args.output),
         cpus: args.cores.as_ref().map(|cores| cores.0.clone()),
         memory_nodes: args.memory_nodes.as_ref().map(|nodes| nodes.0.clone()),
+        allow_unenforced_limits: args.allow_unenforced_limits,
     })
 }
 

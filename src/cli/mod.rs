@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod exec;
+pub mod report;
 pub mod run;
 pub mod schema;
 
@@ -21,6 +22,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run one command in a container with limits and print its measurements, like `runexec`.
     Exec(exec::ExecArgs),
+    /// Print a table per tool and config from a result directory.
+    Report(report::ReportArgs),
     /// Run every run of a job file, in parallel containers, into a result directory.
     Run(run::RunArgs),
     /// Print the JSON Schema of job files, for editors with a YAML language server.
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Exec(args) => exec::main(args),
+        Command::Report(args) => report::run(args),
         Command::Run(args) => run::run(args),
         Command::Schema => schema::run(),
     }

@@ -10,7 +10,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::collect;
-use super::protocol::{send, InitConfig, Message, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
+use super::protocol::{send, IdMap, InitConfig, Message, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
 use super::setup;
 use super::steps::under;
 use super::syscalls;
@@ -36,9 +36,18 @@ pub fn helper_main() -> i32 {
     if !config.network {
         namespaces |= CloneFlags::CLONE_NEWNET;
     }
+    if config.rootless.is_some() {
+        namespaces |= CloneFlags::CLONE_NEWUSER;
+    }
     if let Err(errno) = unshare(namespaces) {
-        send(&Message::SetupFailed(format!("cannot create the container's namespaces (unshare): {errno}")));
+        send(&Message::SetupFailed(unshare_failure(errno, config.rootless.is_some())));
         return 1;
+    }
+    if let Some(ids) = config.rootless {
+        if let Err(message) = map_own_ids(ids) {
+            send(&Message::SetupFailed(message));
+            return 1;
+        }
     }
 
     // SAFETY: the helper is single-threaded (a freshly executed process that starts no
@@ -54,6 +63,28 @@ pub fn helper_main() -> i32 {
             1
         }
     }
+}
+
+fn unshare_failure(errno: nix::Error, rootless: bool) -> String {
+    if rootless && matches!(errno, nix::Error::EPERM | nix::Error::ENOSPC | nix::Error::EINVAL) {
+        return format!(
+            "cannot create a user namespace for a rootless container (unshare): {errno}; \
+             allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0, and \
+             kernel.unprivileged_userns_clone=1 where it exists) or run cellrun as root"
+        );
+    }
+    format!("cannot create the container's namespaces (unshare): {errno}")
+}
+
+/// Maps the user's own ids to themselves in the new user namespace, which gives the helper
+/// and the init the capabilities to build the container but lets the tool run as the user.
+fn map_own_ids(ids: IdMap) -> Result<(), String> {
+    let write = |file: &str, text: String| {
+        std::fs::write(file, &text).map_err(|error| format!("cannot write {file} ({}): {error}", text.trim()))
+    };
+    write("/proc/self/setgroups", "deny".to_string())?;
+    write("/proc/self/uid_map", format!("{0} {0} 1\n", ids.uid))?;
+    write("/proc/self/gid_map", format!("{0} {0} 1\n", ids.gid))
 }
 
 fn read_config() -> Result<InitConfig, String> {
@@ -100,7 +131,7 @@ fn init_main(config: &InitConfig) -> i32 {
         Some(result_dir) => collect::collect(&config.plan.layers, &config.workdir, &config.result_patterns, result_dir),
         None => (Vec::new(), Vec::new()),
     };
-    send(&super::protocol::collected(result_files, skipped));
+    send(&super::protocol::collected(result_files, skipped, children_cputime_nanos()));
     0
 }
 
@@ -136,6 +167,18 @@ fn prepare_container(config: &InitConfig) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// CPU time of every reaped child and their reaped descendants. The init reaps every
+/// process of the run, so this covers the whole run.
+fn children_cputime_nanos() -> u64 {
+    match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN) {
+        Ok(usage) => {
+            let nanos = |time: nix::sys::time::TimeVal| time.tv_sec() as u64 * 1_000_000_000 + time.tv_usec() as u64 * 1000;
+            nanos(usage.user_time()) + nanos(usage.system_time())
+        }
+        Err(_) => 0,
+    }
 }
 
 struct StartedTool {

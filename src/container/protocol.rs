@@ -47,8 +47,19 @@ pub struct InitConfig {
     pub hostname: String,
     pub result_patterns: Vec<String>,
     pub result_dir: Option<PathBuf>,
-    /// The `cgroup.procs` files of the run's cgroup, one per hierarchy, that the tool joins.
+    /// The `cgroup.procs` files of the run's cgroup, one per hierarchy, that the tool joins;
+    /// empty when cellrun runs without a cgroup (rootless without delegation).
     pub cgroup_procs: Vec<PathBuf>,
+    /// For a rootless container: the user and group ids that the user namespace maps to
+    /// themselves. `None` when cellrun runs as root and needs no user namespace.
+    pub rootless: Option<IdMap>,
+}
+
+/// The ids of the user that starts a rootless container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMap {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// A report from the helper or the init, one JSON line each.
@@ -62,8 +73,9 @@ pub enum Message {
     ToolStarted(u64),
     /// The tool's main process ended at this time.
     ToolExited { at_nanos: u64, status: ExitStatus },
-    /// Every process is gone and the result files are copied.
-    Collected { result_files: Vec<RawPath>, skipped: Vec<(RawPath, String)> },
+    /// Every process is gone and the result files are copied. `cputime_nanos` is the CPU
+    /// time of every process the init reaped, that is of every process of the run.
+    Collected { result_files: Vec<RawPath>, skipped: Vec<(RawPath, String)>, cputime_nanos: u64 },
 }
 
 /// A path sent as its bytes, because JSON strings cannot hold every Linux path.
@@ -71,10 +83,11 @@ pub enum Message {
 pub struct RawPath(#[serde(with = "crate::sandbox::path_text::as_bytes")] pub PathBuf);
 
 /// Builds the `Collected` message from the collector's lists.
-pub fn collected(result_files: Vec<PathBuf>, skipped: Vec<SkippedFile>) -> Message {
+pub fn collected(result_files: Vec<PathBuf>, skipped: Vec<SkippedFile>, cputime_nanos: u64) -> Message {
     Message::Collected {
         result_files: result_files.into_iter().map(RawPath).collect(),
         skipped: skipped.into_iter().map(|file| (RawPath(file.path), file.reason)).collect(),
+        cputime_nanos,
     }
 }
 

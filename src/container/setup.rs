@@ -44,26 +44,33 @@ fn execute_step(step: &MountStep, root: &Path, tmpfs_size: Option<u64>) -> Resul
                 .map_err(fail("mounting tmpfs"))?;
             create_dir(root).map_err(fail("creating the root directory"))?;
         }
-        MountStep::Overlay { lower, upper, work, target, .. } => {
-            create_dir(upper).map_err(fail("creating the upper layer"))?;
-            create_dir(work).map_err(fail("creating the work directory"))?;
+        MountStep::Overlay { lower, upper, work, target, split, .. } => {
             ensure_target(target, true).map_err(fail("creating the mount point"))?;
-            let options = format!(
-                "lowerdir={},upperdir={},workdir={}",
-                escape_overlay_path(lower),
-                escape_overlay_path(upper),
-                escape_overlay_path(work)
-            );
-            mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
-                .map_err(fail("mounting overlayfs"))?;
+            let refused = match mount_overlay(lower, upper, work, target) {
+                Ok(()) => return Ok(()),
+                Err(errno) => errno,
+            };
+            // Split the directory instead, so that the view stays the same.
+            tracing::debug!(path = %lower.display(), %refused, "overlay refused, overlaying each subdirectory");
+            mount(Some(target), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(fail("bind mount of the split directory"))?;
+            split_overlay(lower, &split.join("upper"), &split.join("work"), target).map_err(|(path, errno)| SetupError {
+                container_path: path.clone(),
+                step: format!("overlay {} (the kernel refused an overlay of {}: {refused})", path.display(), lower.display()),
+                operation: "mounting overlayfs",
+                errno: format!("{} ({})", errno.desc(), errno),
+                hint: format!(
+                    "; give {0} another mode in the job file, for example `read_only: [{0}]` or `hidden: [{0}]`",
+                    path.display()
+                ),
+            })?;
         }
         MountStep::Bind { source, target, read_only, .. } => {
             let is_dir = std::fs::metadata(source).map(|meta| meta.is_dir()).unwrap_or(true);
             ensure_target(target, is_dir).map_err(fail("creating the mount point"))?;
             mount(Some(source), target, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail("bind mount"))?;
             if *read_only {
-                let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-                mount(None::<&str>, target, None::<&str>, flags, None::<&str>).map_err(fail("remounting read-only"))?;
+                remount_read_only(target).map_err(fail("remounting read-only"))?;
             }
         }
         MountStep::Hidden { layer, target, .. } => {
@@ -93,6 +100,76 @@ fn execute_step(step: &MountStep, root: &Path, tmpfs_size: Option<u64>) -> Resul
         }
     }
     Ok(())
+}
+
+fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> nix::Result<()> {
+    create_dir(upper)?;
+    create_dir(work)?;
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        escape_overlay_path(lower),
+        escape_overlay_path(upper),
+        escape_overlay_path(work)
+    );
+    mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+}
+
+/// Rebuilds the writable view of the host directory `lower` in the writable directory
+/// `target`: each subdirectory gets its own overlay, split further where the kernel refuses
+/// that too; symbolic links are recreated and files bound read-only. `/proc`, `/sys` and
+/// `/dev` only get their mount points, because later steps mount them. Entries created
+/// directly in a split directory stay on the run's tmpfs and are not collected.
+fn split_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> Result<(), (PathBuf, nix::Error)> {
+    let entries = std::fs::read_dir(lower).map_err(|error| (lower.to_path_buf(), io_errno(error)))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let host = lower.join(&name);
+        let inside = target.join(&name);
+        let Ok(metadata) = std::fs::symlink_metadata(&host) else { continue };
+        let fail = |errno| (host.clone(), errno);
+        if metadata.file_type().is_symlink() {
+            let link = std::fs::read_link(&host).map_err(|error| fail(io_errno(error)))?;
+            std::os::unix::fs::symlink(link, &inside).map_err(|error| fail(io_errno(error)))?;
+        } else if metadata.is_dir() {
+            create_dir(&inside).map_err(fail)?;
+            let _ = std::fs::set_permissions(&inside, metadata.permissions());
+            if ["/proc", "/sys", "/dev"].iter().any(|special| host == Path::new(special)) {
+                continue;
+            }
+            let (entry_upper, entry_work) = (upper.join(&name), work.join(&name));
+            if mount_overlay(&host, &entry_upper, &entry_work, &inside).is_err() {
+                split_overlay(&host, &entry_upper, &entry_work, &inside)?;
+            }
+        } else if metadata.is_file() {
+            ensure_target(&inside, false).map_err(fail)?;
+            mount(Some(&host), &inside, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(fail)?;
+            remount_read_only(&inside).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount read-only. The flags the source mount already has (nosuid, nodev,
+/// noexec, atime settings) are kept, because the kernel refuses to clear them inside a user
+/// namespace.
+fn remount_read_only(target: &Path) -> nix::Result<()> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+
+    let existing = statvfs(target)?.flags();
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for (fs_flag, ms_flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if existing.contains(fs_flag) {
+            flags |= ms_flag;
+        }
+    }
+    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
 }
 
 fn failure_of(step: &MountStep, operation: &'static str, errno: nix::Error) -> SetupError {

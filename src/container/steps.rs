@@ -27,8 +27,11 @@ const SPECIAL_SUBTREES: &[&str] = &["/proc", "/sys", "/dev"];
 pub enum MountStep {
     /// The per-run tmpfs that holds the container's root and every writable layer.
     ScratchTmpfs { target: PathBuf },
-    /// A writable view of a host directory whose writes go to an upper layer.
-    Overlay { container_path: PathBuf, lower: PathBuf, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// A writable view of a host directory whose writes go to an upper layer. When the
+    /// kernel refuses the overlay (inside a user namespace it refuses lower directories with
+    /// mounts below them, `/` among them), the directory is rebuilt from one overlay per
+    /// subdirectory, whose layers go below `split`.
+    Overlay { container_path: PathBuf, lower: PathBuf, upper: PathBuf, work: PathBuf, target: PathBuf, split: PathBuf },
     /// A host directory or file bound into the container.
     Bind { container_path: PathBuf, source: PathBuf, target: PathBuf, read_only: bool },
     /// An empty writable directory in the run's tmpfs, bound over a host directory.
@@ -152,7 +155,9 @@ fn plan_node(plan: &mut MountPlan, scratch: &Path, node: &Path, mode: DirMode) {
         (DirMode::Overlay, true) => {
             let upper = layer.join("upper");
             plan.layers.push(WritableLayer { dir: upper.clone(), container_path: container_path.clone() });
-            MountStep::Overlay { container_path, lower: node.to_path_buf(), upper, work: layer.join("work"), target }
+            let split = layer.join("split");
+            plan.layers.push(WritableLayer { dir: split.join("upper"), container_path: container_path.clone() });
+            MountStep::Overlay { container_path, lower: node.to_path_buf(), upper, work: layer.join("work"), target, split }
         }
         (DirMode::Hidden, true) => {
             let hidden = layer.join("hidden");
@@ -210,7 +215,7 @@ mod tests {
         assert!(matches!(plan.steps[1], MountStep::Overlay { .. }));
         assert!(matches!(plan.steps[2], MountStep::Overlay { .. }));
         assert!(matches!(plan.steps[3], MountStep::Hidden { .. }));
-        assert_eq!(plan.layers.len(), 4);
+        assert_eq!(plan.layers.len(), 6, "each overlay has a second layer for its split form");
     }
 
     #[test]

@@ -14,15 +14,18 @@ impl Executor for Sandbox {
     /// memory and the memory limit of cellrun's cgroup.
     fn resources(&self) -> Resources {
         let machine_memory = machine_memory_bytes();
-        let memory_bytes = match self.cgroups().own_memory_limit() {
+        let Some(cgroups) = self.cgroups() else {
+            return Resources {
+                cpus: online_list("/sys/devices/system/cpu/online"),
+                memory_nodes: online_list("/sys/devices/system/node/online"),
+                memory_bytes: machine_memory,
+            };
+        };
+        let memory_bytes = match cgroups.own_memory_limit() {
             Some(limit) => limit.min(machine_memory),
             None => machine_memory,
         };
-        Resources {
-            cpus: self.cgroups().available_cpus(),
-            memory_nodes: self.cgroups().available_memory_nodes(),
-            memory_bytes,
-        }
+        Resources { cpus: cgroups.available_cpus(), memory_nodes: cgroups.available_memory_nodes(), memory_bytes }
     }
 }
 
@@ -35,4 +38,11 @@ fn machine_memory_bytes() -> u64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kib| kib * 1024)
         .unwrap_or(0)
+}
+
+/// Reads a kernel list file such as `/sys/devices/system/cpu/online` (`0-3,8`); empty when
+/// it cannot be read.
+fn online_list(path: &str) -> Vec<usize> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    crate::cli::exec::parse_cpu_list(text.trim()).map(|list| list.0).unwrap_or_default()
 }

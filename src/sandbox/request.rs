@@ -33,4 +33,28 @@ pub struct RunRequest {
     pub cpus: Option<Vec<usize>>,
     /// Memory nodes the run may use; all of cellrun's when `None`.
     pub memory_nodes: Option<Vec<usize>>,
+    /// Whether the run may go ahead when cellrun has no cgroup to enforce its memory,
+    /// CPU-time, core or process limits (rootless without a delegated cgroup). Those limits
+    /// are then neither enforced nor, except CPU time, measured.
+    pub allow_unenforced_limits: bool,
+}
+
+impl RunRequest {
+    /// The limits of this request that only a cgroup can enforce.
+    pub fn limits_needing_cgroup(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.limits.memory.is_some() {
+            names.push("memory");
+        }
+        if self.limits.cputime.is_some() || self.limits.soft_cputime.is_some() {
+            names.push("cputime");
+        }
+        if self.cpus.is_some() || self.memory_nodes.is_some() {
+            names.push("cores");
+        }
+        if self.limits.processes.is_some() {
+            names.push("processes");
+        }
+        names
+    }
 }

@@ -20,8 +20,11 @@ pub struct ScratchDir {
 
 impl ScratchBase {
     /// Creates the base directory and removes the leftovers of dead cellrun processes.
-    pub fn open() -> Result<ScratchBase, SandboxError> {
-        let base = std::env::temp_dir().join(".cellrun-scratch");
+    /// Each user gets a base directory of their own, because rootless runs cannot write to
+    /// root's.
+    pub fn open(uid: u32) -> Result<ScratchBase, SandboxError> {
+        let name = if uid == 0 { ".cellrun-scratch".to_string() } else { format!(".cellrun-scratch-{uid}") };
+        let base = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&base).map_err(|source| SandboxError::Scratch { path: base.clone(), source })?;
         sweep_stale(&base);
         Ok(ScratchBase { base })

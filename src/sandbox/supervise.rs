@@ -22,7 +22,7 @@ use super::{ExitStatus, RunOutcome, RunRequest, SkippedFile, TerminationReason};
 use crate::cgroup::RunCgroup;
 use crate::container::monotonic_nanos;
 use crate::container::mountinfo::read_host_mounts;
-use crate::container::protocol::{InitConfig, Message, HELPER_ARGUMENT, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
+use crate::container::protocol::{IdMap, InitConfig, Message, HELPER_ARGUMENT, SIGNAL_KILL_RUN, SIGNAL_TERMINATE_RUN};
 use crate::container::steps::plan_mounts;
 
 /// Longest sleep between two checks of the limits and the cancel flag.
@@ -35,15 +35,19 @@ const SOFT_LIMIT_GRACE: Duration = Duration::from_secs(1);
 /// kills every process of the cgroup itself.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs `request` in a container whose processes all live in `cgroup`.
-pub fn run(
-    helper: &Path,
-    request: &RunRequest,
-    cgroup: &RunCgroup,
-    scratch: &Path,
-    cancel: &AtomicBool,
-    started_at: jiff::Timestamp,
-) -> RunOutcome {
+/// What every run of one sandbox shares.
+pub struct Context<'a> {
+    /// The cellrun executable, started as the container helper.
+    pub helper: &'a Path,
+    /// The run's empty scratch directory on the host.
+    pub scratch: &'a Path,
+    /// The user's ids for a rootless container.
+    pub rootless: Option<IdMap>,
+}
+
+/// Runs `request` in a container whose tool processes all live in `cgroup`; without a
+/// cgroup (rootless without delegation) CPU time comes from the init's accounting.
+pub fn run(context: &Context, request: &RunRequest, cgroup: Option<&RunCgroup>, cancel: &AtomicBool, started_at: jiff::Timestamp) -> RunOutcome {
     let mut log = match LogWriter::create(&request.log_path, &request.command, request.limits.output.map(|b| b.0)) {
         Ok(log) => log,
         Err(error) => return RunOutcome::failed(started_at, format!("cannot create the log file {}: {error}", request.log_path.display())),
@@ -51,11 +55,11 @@ pub fn run(
     if request.command.is_empty() {
         return RunOutcome::failed(started_at, "the command is empty".to_string());
     }
-    let config = match build_config(request, scratch, cgroup) {
+    let config = match build_config(request, context, cgroup) {
         Ok(config) => config,
         Err(message) => return RunOutcome::failed(started_at, message),
     };
-    let mut child = match start_helper(helper, &config) {
+    let mut child = match start_helper(context.helper, &config) {
         Ok(child) => child,
         Err(message) => return RunOutcome::failed(started_at, message),
     };
@@ -74,9 +78,13 @@ pub fn run(
     outcome
 }
 
-fn build_config(request: &RunRequest, scratch: &Path, cgroup: &RunCgroup) -> Result<InitConfig, String> {
+fn build_config(request: &RunRequest, context: &Context, cgroup: Option<&RunCgroup>) -> Result<InitConfig, String> {
     let host_mounts = read_host_mounts().map_err(|error| format!("cannot read /proc/self/mountinfo: {error}"))?;
-    let plan = plan_mounts(&request.dirs, &host_mounts, scratch);
+    let dirs = match context.rootless {
+        Some(_) => with_rootless_write_points(request),
+        None => request.dirs.clone(),
+    };
+    let plan = plan_mounts(&dirs, &host_mounts, context.scratch);
     Ok(InitConfig {
         command: request.command.clone(),
         env: request.env.clone(),
@@ -88,8 +96,28 @@ fn build_config(request: &RunRequest, scratch: &Path, cgroup: &RunCgroup) -> Res
         hostname: "cellrun".to_string(),
         result_patterns: request.result_patterns.clone(),
         result_dir: request.result_dir.clone(),
-        cgroup_procs: cgroup.procs_files(),
+        cgroup_procs: cgroup.map(RunCgroup::procs_files).unwrap_or_default(),
+        rootless: context.rootless,
     })
+}
+
+/// Gives the working directory, `$HOME` and `/var/tmp` overlays of their own when they are
+/// in overlay mode. In a user namespace the kernel cannot copy up a directory whose owner is
+/// not mapped (root's, for example), so a write below `/work/user/job` inside an overlay of
+/// `/` fails with EOVERFLOW; an overlay whose lower layer is the directory itself copies up
+/// nothing above it. The modes stay the same.
+fn with_rootless_write_points(request: &RunRequest) -> crate::container::dirmode::DirModes {
+    use crate::container::dirmode::DirMode;
+
+    let mut dirs = request.dirs.clone();
+    let home = request.env.iter().find(|(name, _)| name == "HOME").map(|(_, value)| std::path::PathBuf::from(value));
+    let candidates = [Some(request.workdir.clone()), home, Some(std::path::PathBuf::from("/var/tmp"))];
+    for path in candidates.into_iter().flatten() {
+        if path.is_absolute() && path.is_dir() && dirs.mode_of(&path) == DirMode::Overlay {
+            dirs.set(path, DirMode::Overlay);
+        }
+    }
+    dirs
 }
 
 /// Starts the helper and sends it the configuration.
@@ -123,6 +151,8 @@ struct Watch {
     tool_started: Option<u64>,
     tool_exited: Option<(u64, ExitStatus)>,
     collected: Option<(Vec<std::path::PathBuf>, Vec<SkippedFile>)>,
+    /// CPU time of the run as the init accounted it, in nanoseconds.
+    init_cputime_nanos: u64,
     setup_failure: Option<String>,
     termination: Option<TerminationReason>,
     soft_signal_at: Option<Instant>,
@@ -142,6 +172,7 @@ impl Watch {
             tool_started: None,
             tool_exited: None,
             collected: None,
+            init_cputime_nanos: 0,
             setup_failure: None,
             termination: None,
             soft_signal_at: None,
@@ -155,7 +186,8 @@ impl Watch {
             Message::SetupFailed(text) => self.setup_failure = Some(text),
             Message::ToolStarted(at) => self.tool_started = Some(at),
             Message::ToolExited { at_nanos, status } => self.tool_exited = Some((at_nanos, status)),
-            Message::Collected { result_files, skipped } => {
+            Message::Collected { result_files, skipped, cputime_nanos } => {
+                self.init_cputime_nanos = cputime_nanos;
                 let files = result_files.into_iter().map(|file| file.0).collect();
                 let skipped = skipped.into_iter().map(|(path, reason)| SkippedFile { path: path.0, reason }).collect();
                 self.collected = Some((files, skipped));
@@ -169,10 +201,12 @@ impl Watch {
 
     /// Checks the limits; stops the run when one is reached. Returns how long to wait until
     /// the next check.
-    fn check_limits(&mut self, child: &Child, cgroup: &RunCgroup, cancel: &AtomicBool) -> Duration {
+    fn check_limits(&mut self, child: &Child, cgroup: Option<&RunCgroup>, cancel: &AtomicBool) -> Duration {
         if let Some(sent) = self.kill_sent_at {
             if sent.elapsed() > KILL_GRACE {
-                let _ = cgroup.kill_all();
+                if let Some(cgroup) = cgroup {
+                    let _ = cgroup.kill_all();
+                }
                 let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
             }
             return MAX_WAIT;
@@ -195,7 +229,8 @@ impl Watch {
             }
             wait = wait.min(limit - elapsed);
         }
-        if self.limits.cputime.is_some() || self.limits.soft_cputime.is_some() {
+        let cputime_limited = self.limits.cputime.is_some() || self.limits.soft_cputime.is_some();
+        if let (true, Some(cgroup)) = (cputime_limited, cgroup) {
             wait = wait.min(self.check_cputime(child, cgroup));
         }
         wait.max(MIN_WAIT)
@@ -250,10 +285,20 @@ impl Watch {
         }
     }
 
-    fn into_outcome(self, started_at: jiff::Timestamp, cgroup: &RunCgroup) -> RunOutcome {
-        let _ = cgroup.kill_all();
-        let cputime = cgroup.cpu_time().unwrap_or_default();
-        let oom_kills = cgroup.oom_kills().unwrap_or(0);
+    fn into_outcome(self, started_at: jiff::Timestamp, cgroup: Option<&RunCgroup>) -> RunOutcome {
+        let init_cputime = Duration::from_nanos(self.init_cputime_nanos);
+        let (cputime, oom_kills, cputime_per_cpu, memory_peak) = match cgroup {
+            Some(cgroup) => {
+                let _ = cgroup.kill_all();
+                (
+                    cgroup.cpu_time().unwrap_or(init_cputime),
+                    cgroup.oom_kills().unwrap_or(0),
+                    cgroup.cpu_time_per_cpu().unwrap_or_default(),
+                    cgroup.memory_peak().unwrap_or(None),
+                )
+            }
+            None => (init_cputime, 0, Vec::new(), None),
+        };
         let walltime = match (self.tool_started, self.tool_exited) {
             (Some(start), Some((end, _))) => Duration::from_nanos(end.saturating_sub(start)),
             (Some(start), None) => Duration::from_nanos(monotonic_nanos().saturating_sub(start)),
@@ -266,9 +311,9 @@ impl Watch {
             termination: self.termination,
             failure: None,
             cputime,
-            cputime_per_cpu: cgroup.cpu_time_per_cpu().unwrap_or_default(),
+            cputime_per_cpu,
             walltime,
-            memory_peak: cgroup.memory_peak().unwrap_or(None),
+            memory_peak,
             output_truncated: false,
             result_files,
             skipped_files,
@@ -313,7 +358,7 @@ fn classify_limits(outcome: &mut RunOutcome, limits: &crate::limits::Limits, wal
 
 /// Reads the helper's messages and the tool's output until the helper closes its stdout,
 /// checking the limits in between.
-fn pump(child: &mut Child, log: &mut LogWriter, cgroup: &RunCgroup, cancel: &AtomicBool, watch: &mut Watch) -> Result<(), String> {
+fn pump(child: &mut Child, log: &mut LogWriter, cgroup: Option<&RunCgroup>, cancel: &AtomicBool, watch: &mut Watch) -> Result<(), String> {
     let mut status = child.stdout.take().expect("the helper's stdout is piped");
     let mut output = child.stderr.take().expect("the helper's stderr is piped");
     set_nonblocking(&status)?;

@@ -88,6 +88,10 @@ pub enum SpecError {
     TaskdefVersion { version: String },
     #[error("task-definition file has no property `{property}`; it lists: {listed}")]
     PropertyMissing { property: String, listed: String },
+    #[error("property file `{path}` does not exist")]
+    PropertyFileNotFound { path: PathBuf },
+    #[error("input file `{path}` lies below the hidden directory `{hidden}`, so runs cannot read it ({count} input file{} of task set `{task_set}` affected); give that directory another mode in `dirs` or move the files", if *count == 1 { "" } else { "s" })]
+    InputHidden { path: String, hidden: PathBuf, count: usize, task_set: String },
     #[error("`expected_verdict` must be `true` or `false`, found `{found}`")]
     ExpectedVerdict { found: String },
     #[error("the job declares no runs: add `tools` with `tasks`, or `commands`")]

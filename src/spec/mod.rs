@@ -35,7 +35,7 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, source_name: &Path) -> Result
     serde_saphyr::from_str_with_options(text, options).map_err(|error| located_yaml_error(&error, source_name))
 }
 
-/// The location of a value read with a span.
+/// Returns the location of a value read with a span.
 pub fn pos_of<T>(value: &Spanned<T>) -> Pos {
     let location = value.referenced;
     Pos { line: location.line() as u32, column: location.column() as u32 }

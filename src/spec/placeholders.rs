@@ -93,7 +93,7 @@ impl CommandTemplate {
         self.placeholders().any(|used| used == placeholder)
     }
 
-    /// Every placeholder in the command, in order, with repeats.
+    /// Iterates over the placeholders of the command, in order, with repeats.
     pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
         self.words.iter().flatten().filter_map(|part| match part {
             Part::Value(placeholder) => Some(*placeholder),
@@ -101,7 +101,7 @@ impl CommandTemplate {
         })
     }
 
-    /// The program, when the first word has no placeholder.
+    /// Returns the program, when the first word has no placeholder.
     pub fn program(&self) -> Option<&str> {
         match self.words.first()?.as_slice() {
             [Part::Text(text)] => Some(text),
@@ -189,7 +189,7 @@ fn lookup(name: &str, word: &str) -> Result<Placeholder, SpecError> {
     })
 }
 
-/// The known placeholders, for messages.
+/// Lists the known placeholders, for messages.
 pub fn known_list() -> String {
     NAMES.iter().map(|(name, _)| format!("`{{{name}}}`")).collect::<Vec<_>>().join(", ")
 }

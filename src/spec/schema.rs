@@ -1,8 +1,8 @@
 //! The JSON Schema of job files, written by hand next to the raw structs it describes.
 //!
 //! A derived schema would need a derive crate and would describe the serde structs, not the
-//! rules users care about (units, name characters); a test keeps the two in step by checking
-//! every job file in `specs/` against this schema.
+//! rules users care about, such as units and name characters. A test keeps the two in step
+//! by checking every job file in `specs/` against this schema.
 
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ fn limits() -> Value {
     })
 }
 
-/// The settings keys allowed at every level, as schema properties.
+/// Builds the schema properties of the settings keys allowed at every level.
 fn settings_properties() -> serde_json::Map<String, Value> {
     let dirs = json!({
         "type": "object",

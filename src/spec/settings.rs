@@ -217,6 +217,7 @@ pub fn merge(layers: &[&Layer], job_dir: &Path, file: &Path) -> Result<RunSettin
             limits.walltime = Some(walltime);
             walltime_pos = pos;
         }
+
         for (path, mode) in &layer.dirs {
             dirs.set(path.clone(), *mode);
         }
@@ -232,6 +233,7 @@ pub fn merge(layers: &[&Layer], job_dir: &Path, file: &Path) -> Result<RunSettin
             settings.result_files = patterns.clone();
         }
     }
+
     if let (Some(walltime), Some(cputime)) = (limits.walltime, limits.cputime)
         && walltime < cputime
     {
@@ -315,5 +317,63 @@ mod tests {
         assert_eq!(absolute(Path::new("/job"), "./scratch/"), Path::new("/job/scratch"));
         assert_eq!(absolute(Path::new("/job/a"), "../b"), Path::new("/job/b"));
         assert_eq!(absolute(Path::new("/job"), "/srv"), Path::new("/srv"));
+    }
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use super::*;
+    use crate::spec::raw::RawJob;
+
+    fn layer_of(defaults: &str) -> (Layer, Vec<Located>) {
+        let text = format!("defaults:\n{defaults}");
+        let job: RawJob = crate::spec::parse(&text, Path::new("job.yaml")).unwrap();
+        let mut errors = Vec::new();
+        let mut context = LayerContext { job_dir: Path::new("/"), file: Path::new("job.yaml"), errors: &mut errors };
+        let layer = Layer::from_raw(job.defaults.as_ref().unwrap().settings(), &mut context);
+        (layer, errors)
+    }
+
+    #[test]
+    fn limits_parsed_with_units() {
+        let (layer, errors) = layer_of("  limits: {memory: 2 GiB, cputime: 1m30s, cores: 2, output: 20 MB}\n");
+        assert!(errors.is_empty());
+        assert_eq!(layer.memory, Some(Bytes(2 << 30)));
+        assert_eq!(layer.cputime.map(|(duration, _)| duration), Some(Duration::from_secs(90)));
+        assert_eq!(layer.cores, Some(2));
+        assert_eq!(layer.output, Some(Bytes(20_000_000)));
+    }
+
+    #[test]
+    fn bare_numbers_and_zero_rejected() {
+        let (_, errors) = layer_of("  limits: {memory: 1000, walltime: 60, processes: 0}\n");
+        assert_eq!(errors.len(), 3);
+        assert!(matches!(errors[0].error, SpecError::Unit(UnitError::SizeWithoutUnit { .. })));
+        assert!(matches!(errors[1].error, SpecError::Unit(UnitError::DurationWithoutUnit { .. })));
+        assert!(matches!(errors[2].error, SpecError::Zero { key: "limits.processes" }));
+    }
+
+    #[test]
+    fn dirs_resolved_and_conflicts_rejected() {
+        let (layer, errors) = layer_of("  dirs: {read_only: [/usr, /etc/], overlay: [/usr]}\n");
+        assert_eq!(layer.dirs, [(PathBuf::from("/etc"), DirMode::ReadOnly), (PathBuf::from("/usr"), DirMode::ReadOnly)]);
+        assert_eq!(errors.len(), 1);
+        assert!(matches!(errors[0].error, SpecError::ConflictingDirModes { first: "read_only", second: "overlay", .. }));
+    }
+
+    #[test]
+    fn result_patterns_must_stay_below_workdir() {
+        let (layer, errors) = layer_of("  result_files: [\"out/**\", /abs, \"../up\", \"a/../b\"]\n");
+        assert_eq!(layer.result_files, Some(vec!["out/**".to_string()]));
+        assert_eq!(errors.len(), 3);
+    }
+
+    #[test]
+    fn env_and_network_read() {
+        let (layer, errors) = layer_of("  network: true\n  env: {set: {LC_ALL: C}, inherit: [TERM]}\n");
+        assert!(errors.is_empty());
+        assert_eq!(layer.network, Some(true));
+        assert_eq!(layer.env_inherit, Some(vec!["TERM".to_string()]));
+        assert_eq!(layer.env_set.get("LC_ALL").map(String::as_str), Some("C"));
     }
 }

@@ -39,3 +39,38 @@ pub fn check_regex(pattern: &str) -> Result<regex::Regex, SpecError> {
         reason: error.to_string().lines().last().unwrap_or_default().trim().to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::raw::RawJob;
+
+    fn verdict_of(yaml: &str) -> (VerdictRules, Vec<Located>) {
+        let text = format!("tools:\n  t:\n    command: [t]\n    verdict:\n{yaml}");
+        let job: RawJob = crate::spec::parse(&text, Path::new("job.yaml")).unwrap();
+        let raw = job.tools.get("t").unwrap().verdict.as_ref().unwrap();
+        let mut errors = Vec::new();
+        (read_verdict(raw, Path::new("job.yaml"), &mut errors), errors)
+    }
+
+    #[test]
+    fn exit_codes_output_and_columns() {
+        let (rules, errors) = verdict_of(
+            "      exit_codes: {10: sat, 20: unsat}\n      output:\n        \"^s UNSAT\": unsat\n        \"^s SAT\": sat\n      columns: {conflicts: 'c conflicts: ([0-9]+)'}\n",
+        );
+        assert!(errors.is_empty());
+        assert_eq!(rules.exit_codes.get(&10).map(String::as_str), Some("sat"));
+        assert_eq!(rules.output[0].pattern, "^s UNSAT");
+        assert_eq!(rules.output[1].answer, "sat");
+        assert_eq!(rules.columns[0].name, "conflicts");
+    }
+
+    #[test]
+    fn invalid_regex_located_at_pattern() {
+        let (rules, errors) = verdict_of("      output: {\"(open\": x}\n");
+        assert!(rules.output.is_empty());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].pos.line, 5);
+        assert!(matches!(errors[0].error, SpecError::InvalidRegex { .. }));
+    }
+}

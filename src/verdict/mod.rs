@@ -3,14 +3,20 @@
 //! A tool's `verdict:` key in the job file declares how its answer is read; this module turns
 //! a finished run into a status (what happened) and a category (whether it was right).
 
+mod categorize;
+mod compiled;
 mod judge;
+mod log;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use judge::{Judgement, judge};
+pub use categorize::{answers_agree, categorize};
+pub use compiled::{CompiledRules, compile_pattern};
+pub use judge::{Judgement, judge, judge_compiled, termination_status};
+pub use log::tool_output;
 
 /// How a tool's answer is read from its exit code and output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -74,13 +74,13 @@ impl V2Cgroups {
     /// recording each change in `parent` so that it can be undone.
     fn delegate_controllers(&self, parent: &mut Parent) -> Result<(), CgroupError> {
         let available = self.available_controllers()?;
-        let wanted: Vec<&'static str> = CONTROLLERS
+        let usable: Vec<&'static str> = CONTROLLERS
             .into_iter()
             .filter(|controller| available.iter().any(|name| name == controller))
             .collect();
         let own_control = self.own.join("cgroup.subtree_control");
         let enabled = cgfs::read(&own_control)?;
-        let missing: Vec<&'static str> = wanted
+        let missing: Vec<&'static str> = usable
             .iter()
             .copied()
             .filter(|controller| !enabled.split_whitespace().any(|name| name == *controller))
@@ -96,10 +96,10 @@ impl V2Cgroups {
         }
         enable_controllers(
             &parent.dir.join("cgroup.subtree_control"),
-            &wanted,
+            &usable,
             &self.own,
         )?;
-        parent.enabled_in_parent = wanted;
+        parent.enabled_in_parent = usable;
         Ok(())
     }
 

@@ -52,7 +52,7 @@ impl Pattern {
         Ok(Pattern { root, rest: Some((glob.compile_matcher(), depth)) })
     }
 
-    /// Every file the pattern matches, sorted; absolute when `base` is.
+    /// Lists the files the pattern matches, sorted; absolute when `base` is.
     pub fn files(&self) -> Vec<PathBuf> {
         let Some((matcher, depth)) = &self.rest else {
             return if self.root.is_file() { vec![self.root.clone()] } else { Vec::new() };

@@ -21,7 +21,7 @@ pub struct TaskSetSpec {
 
 /// One entry of `runs:` with its names resolved to indices.
 pub struct Group {
-    /// Where collisions of this entry are reported; `None` for the implicit entry.
+    /// Location for this entry's collision errors; `None` for the implicit entry.
     pub pos: Option<Pos>,
     /// The entry's number from 1, for messages.
     pub number: usize,
@@ -32,7 +32,7 @@ pub struct Group {
     pub layer: Layer,
 }
 
-/// The implicit entry used when the job file has no `runs:`.
+/// Builds the implicit entry used when the job file has no `runs:`.
 pub fn implicit_group(tools: usize, task_sets: usize) -> Group {
     Group {
         pos: None,

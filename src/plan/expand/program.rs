@@ -12,8 +12,8 @@ use crate::spec::settings::absolute;
 
 /// Checks that `program` resolves to an executable file for a run with `settings`.
 ///
-/// A program with a `/` is a path relative to the working directory; any other name is
-/// searched on the `PATH` the run will have: `env.set.PATH`, else the host's `PATH`.
+/// A program with a `/` is a path relative to the working directory. Any other name is
+/// searched on the `PATH` the run will have, which is `env.set.PATH` or else the host's.
 pub fn check_program(program: &str, settings: &RunSettings, host_path: Option<&OsString>) -> Result<(), SpecError> {
     if program.contains('/') {
         let path = absolute(&settings.workdir, program);

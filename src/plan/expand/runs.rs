@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::groups::{Group, TaskSetSpec};
 use super::program::check_program;
 use super::tools::{CommandSpec, ConfigSpec, ToolSpec};
+use crate::container::dirmode::DirMode;
 use crate::plan::{PlannedRun, RunSettings};
 use crate::spec::placeholders::{Placeholder, Values};
 use crate::spec::settings::{Layer, merge};
@@ -113,16 +114,22 @@ impl<'a> RunBuilder<'a> {
         layers.extend(config.map(|config| &config.layer));
         layers.extend([&set.layer, &group.layer]);
         let program = tool.template.as_ref().and_then(|template| template.program());
+
         let Some(settings) = self.settings(&layers, program, tool.program_pos) else {
             return;
         };
         let Some(template) = &tool.template else {
             return;
         };
+        if let Some(error) = hidden_inputs(set, &settings) {
+            self.report(set.pos, error);
+            return;
+        }
         if template.uses(Placeholder::Property) && !set.has_property {
             self.report(set.pos, SpecError::PropertyPlaceholderWithoutProperty { task_set: set.name.clone() });
             return;
         }
+
         let config_name = config.map(|config| config.name.as_str()).unwrap_or_default();
         let prefix = match config {
             Some(config) => format!("{}.{}/{}/", tool.name, config.name, set.name),
@@ -131,6 +138,7 @@ impl<'a> RunBuilder<'a> {
         let origin = self.origins.len();
         self.origins.push(describe_origin(tool, config_name, set, group));
         let pos = group.pos.unwrap_or(tool.pos);
+
         let options = config.map(|config| config.options.as_slice()).unwrap_or_default();
         let job_dir = self.job_dir.to_string_lossy();
         for task in &set.tasks {
@@ -202,6 +210,24 @@ impl<'a> RunBuilder<'a> {
             verdict: command.verdict.clone(),
         });
     }
+}
+
+/// Finds input files of `set` that runs with `settings` cannot see, because a directory
+/// above them is hidden; the error names the first one and the count.
+fn hidden_inputs(set: &TaskSetSpec, settings: &RunSettings) -> Option<SpecError> {
+    let mut hidden = set
+        .tasks
+        .iter()
+        .flat_map(|task| task.inputs.iter())
+        .filter(|input| settings.dirs.mode_of(Path::new(input)) == DirMode::Hidden);
+    let first = hidden.next()?;
+    let count = 1 + hidden.count();
+    let hidden_dir = Path::new(first)
+        .ancestors()
+        .find(|dir| settings.dirs.iter().any(|(path, mode)| path == *dir && mode == DirMode::Hidden))
+        .unwrap_or(Path::new("/"))
+        .to_path_buf();
+    Some(SpecError::InputHidden { path: first.clone(), hidden: hidden_dir, count, task_set: set.name.clone() })
 }
 
 fn describe_origin(tool: &ToolSpec, config: &str, set: &TaskSetSpec, group: &Group) -> String {

@@ -29,7 +29,7 @@ pub struct Task {
     pub property: Option<PathBuf>,
 }
 
-/// Where task paths start and where errors go.
+/// Base directory of task paths, and the error list.
 pub struct TaskContext<'a> {
     pub job_dir: &'a Path,
     pub job_file: &'a Path,
@@ -76,7 +76,18 @@ pub fn read_tasks(name: &Spanned<String>, raw: &RawTaskSet, context: &mut TaskCo
         tasks.extend(read_taskdef_task(&taskdef, property, context));
     }
     apply_expected(&mut tasks, raw, context);
+    if let Some(property) = &raw.property {
+        check_property_files(&tasks, property, context);
+    }
     tasks
+}
+
+/// Reports the first property file, of those the tasks name, that does not exist.
+fn check_property_files(tasks: &[Task], property: &Spanned<String>, context: &mut TaskContext<'_>) {
+    let files: BTreeSet<&PathBuf> = tasks.iter().filter_map(|task| task.property.as_ref()).collect();
+    if let Some(missing) = files.into_iter().find(|file| !file.is_file()) {
+        context.report(pos_of(property), SpecError::PropertyFileNotFound { path: missing.clone() });
+    }
 }
 
 /// Returns the input files and the task-definition files a task set names, each sorted.

@@ -1,4 +1,5 @@
-//! cellrun on a pure cgroup v2 system, as root: limits, measurement, dir modes, delegation.
+//! cellrun on a pure cgroup v2 system, as root and as a normal user with a delegated cgroup:
+//! limits, measurement, dir modes, delegation.
 //!
 //! Machines whose controllers sit on cgroup v1 cannot test the v2 backend, so these tests do
 //! their work only inside the VM of `tests/vm/run-in-v2-vm.sh`, which sets
@@ -12,6 +13,8 @@
 //! qemu's software emulation varies by about half a second, hence the generous upper bounds.
 
 use std::io::Write;
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -21,6 +24,7 @@ const CELLRUN: &str = env!("CARGO_BIN_EXE_cellrun");
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const MIB: u64 = 1024 * 1024;
 const BUSY_LOOP: &[&str] = &["sh", "-c", "while :; do :; done"];
+const NOBODY: u32 = 65534;
 
 /// Serializes the tests: the VM has two emulated CPUs, and CPU-time checks need them otherwise idle.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -114,6 +118,41 @@ impl TestCgroup {
 
     fn run_cellrun(&self, dir: &Path, options: &[&str], command: &[&str]) -> Exec {
         Exec::finish(self.spawn_cellrun(dir, options, command), dir)
+    }
+
+    /// Hands the cgroup to `nobody` as systemd's `Delegate=yes` does for a user's unit: the
+    /// directory and the files that move processes and enable controllers.
+    fn delegate_to_nobody(&self) {
+        for file in ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"] {
+            let path = self.path.join(file);
+            chown(&path, Some(NOBODY), Some(NOBODY)).unwrap_or_else(|error| panic!("chown {}: {error}", path.display()));
+        }
+    }
+
+    /// Runs `cellrun exec --json OPTIONS -- COMMAND` as `nobody` in this cgroup. The user
+    /// may not move a process out of the test's cgroup, so cellrun waits on its stdin until
+    /// the test, as root, has moved it.
+    fn run_cellrun_as_nobody(&self, dir: &Path, options: &[&str], command: &[&str]) -> Exec {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"read _moved && exec "$@""#)
+            .arg("sh")
+            .args([CELLRUN, "exec", "--json"])
+            .args(options)
+            .arg("--")
+            .args(command)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .env("HOME", dir)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh starts as nobody");
+        self.write("cgroup.procs", &child.id().to_string());
+        child.stdin.take().unwrap().write_all(b"moved\n").unwrap();
+        Exec::finish(child, dir)
     }
 
     /// Asserts that cellrun removed everything it created in this cgroup.
@@ -213,6 +252,13 @@ impl Exec {
 
 fn seconds(duration: &serde_json::Value) -> f64 {
     duration["secs"].as_f64().unwrap_or(0.0) + duration["nanos"].as_f64().unwrap_or(0.0) / 1e9
+}
+
+/// Creates a fresh working directory owned by `nobody`.
+fn nobody_dir(name: &str) -> PathBuf {
+    let dir = test_dir(name);
+    chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    dir
 }
 
 /// Creates a fresh working directory outside `/tmp`, which containers hide by default.
@@ -603,4 +649,91 @@ fn no_cgroup_left_behind() {
         .map(|entry| entry.into_path())
         .collect();
     assert_eq!(stray, Vec::<PathBuf>::new(), "cellrun cgroups left in the hierarchy");
+}
+
+#[test]
+fn rootless_tool_runs_as_user() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("rootless-user");
+    cgroup.delegate_to_nobody();
+    let dir = nobody_dir("rootless-user");
+    let script = "id -u; echo x >/etc/rootless-probe && cat /etc/rootless-probe";
+
+    let run = cgroup.run_cellrun_as_nobody(&dir, &[], &["sh", "-c", script]);
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.describe());
+    assert_eq!(run.output, "65534\nx\n", "{}", run.describe());
+    assert!(!Path::new("/etc/rootless-probe").exists(), "a write in the overlay of / reached the VM");
+    cgroup.assert_clean();
+}
+
+#[test]
+fn rootless_memory_limit_ends_with_oom() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("rootless-memory");
+    cgroup.delegate_to_nobody();
+    let dir = nobody_dir("rootless-memory");
+    let limit = 50 * MIB;
+
+    let run = cgroup.run_cellrun_as_nobody(&dir, &["--memlimit", &limit.to_string()], &["dd", "if=/dev/zero", "of=/dev/null", "bs=300M", "count=1"]);
+
+    assert_eq!(run.status, Some(0), "{}", run.describe());
+    assert_eq!(run.termination(), Some("memory"), "{}", run.describe());
+    let peak = run.memory_peak().expect("memory.peak is read on v2");
+    assert!(peak >= limit * 9 / 10, "peak {peak} below 90% of the limit {limit}");
+    assert!(peak <= limit + MIB, "peak {peak} above the limit {limit}");
+    assert!(cgroup.counter("memory.events", "oom_kill") > 0, "memory.events: {}", cgroup.read("memory.events"));
+    cgroup.assert_clean();
+}
+
+#[test]
+fn rootless_cputime_limit_stops_loop() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("rootless-cputime");
+    cgroup.delegate_to_nobody();
+    let dir = nobody_dir("rootless-cputime");
+
+    let run = cgroup.run_cellrun_as_nobody(&dir, &["--timelimit", "1s"], BUSY_LOOP);
+
+    assert_eq!(run.status, Some(0), "{}", run.describe());
+    assert_eq!(run.termination(), Some("cputime"), "{}", run.describe());
+    assert!(run.cputime() >= 1.0, "cputime {} below the limit", run.cputime());
+    assert!(run.cputime() < 3.0, "cputime {} far above the 1 s limit", run.cputime());
+    cgroup.assert_clean();
+}
+
+#[test]
+fn rootless_processes_and_cores_enforced() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("rootless-pids");
+    cgroup.delegate_to_nobody();
+    let dir = nobody_dir("rootless-pids");
+    let script = "grep Cpus_allowed_list /proc/self/status; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait";
+
+    let run = cgroup.run_cellrun_as_nobody(&dir, &["--processes", "5", "--cores", "1"], &["sh", "-c", script]);
+
+    assert_ne!(run.exit_code(), Some(0), "all ten forks succeeded: {}", run.describe());
+    assert!(run.output.starts_with("Cpus_allowed_list:\t1\n"), "{}", run.describe());
+    assert!(run.output.contains("fork"), "the shell reported no failed fork: {}", run.describe());
+    cgroup.assert_clean();
+}
+
+/// A normal user in a cgroup that belongs to root cannot create cgroups, so limits that need
+/// one are rejected with both ways out, and a run without them still works.
+#[test]
+fn rootless_without_delegation_rejects_limits() {
+    let Some(_lock) = in_vm() else { return };
+    let cgroup = TestCgroup::delegated("rootless-undelegated");
+    let dir = nobody_dir("rootless-undelegated");
+
+    let limited = cgroup.run_cellrun_as_nobody(&dir, &["--memlimit", "100MB"], &["true"]);
+    let unlimited = cgroup.run_cellrun_as_nobody(&dir, &[], &["echo", "ran"]);
+
+    assert_eq!(limited.status, Some(1), "{}", limited.describe());
+    assert!(limited.stderr.contains("memory"), "the limit is not named: {}", limited.stderr);
+    assert!(limited.stderr.contains("Delegate=yes"), "no fix given: {}", limited.stderr);
+    assert!(limited.stderr.contains("--allow-unenforced-limits"), "no opt-in named: {}", limited.stderr);
+    assert_eq!(unlimited.exit_code(), Some(0), "{}", unlimited.describe());
+    assert_eq!(unlimited.output, "ran\n", "{}", unlimited.describe());
+    cgroup.assert_clean();
 }

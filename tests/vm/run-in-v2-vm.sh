@@ -296,7 +296,7 @@ accel=${CELLRUN_VM_ACCEL:-tcg}
 : >"$work/stderr"
 started=$(date +%s%N)
 set +e
-# An uncompressed initramfs and -nodefaults keep the boot short; `panic=-1` and
+# An uncompressed initramfs and -nodefaults keep the boot short. `panic=-1` and
 # -no-reboot turn a guest kernel panic into a qemu exit instead of a hang.
 timeout -k 5 "$time_limit" qemu-system-x86_64 -nodefaults -no-user-config -display none \
     -machine pc -accel "$accel" -cpu max -m "$memory" -smp 2 -nic none -no-reboot \

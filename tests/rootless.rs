@@ -107,3 +107,45 @@ fn rootless_walltime_and_output_limits_hold() {
     assert!(output.trim_end().ends_with("LAST"));
     assert!(output.len() < 101_000);
 }
+
+/// Runs `cellrun run JOB --output OUT` as `nobody` in `dir`; returns the exit status and the
+/// summary rows as `run_id,status` pairs.
+fn run_job_as_nobody(dir: &Path, job: &str) -> (Option<i32>, Vec<(String, String)>, String) {
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+    let output = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_cellrun"))
+        .args(["run", "job.yaml", "--output", "out", "--quiet"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .output()
+        .expect("setpriv runs");
+    let csv = std::fs::read_to_string(dir.join("out/summary.csv")).unwrap_or_default();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+    let rows = reader
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            (row[column("run_id")].to_string(), row[column("status")].to_string())
+        })
+        .collect();
+    (output.status.code(), rows, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn rootless_batch_honours_unenforced_limits_key() {
+    if !require_root() {
+        return;
+    }
+    let job = "defaults:\n  limits: {memory: 200 MiB}\ncommands:\n  hello:\n    command: [echo, hello]\n";
+    let rejecting = nobody_dir("rootless-batch-reject");
+    let (_, rows, stderr) = run_job_as_nobody(&rejecting, job);
+    assert_eq!(rows, [("hello".to_string(), "failed".to_string())], "{stderr}");
+
+    let accepting = nobody_dir("rootless-batch-accept");
+    let (status, rows, stderr) = run_job_as_nobody(&accepting, &format!("unenforced_limits: accept\n{job}"));
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(rows, [("hello".to_string(), "done".to_string())], "{stderr}");
+}

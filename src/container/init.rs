@@ -156,7 +156,7 @@ fn prepare_container(config: &InitConfig) -> Result<(), String> {
     if !config.network {
         syscalls::bring_loopback_up().map_err(|error| format!("cannot bring up the loopback interface: {error}"))?;
     }
-    setup::execute_plan(&config.plan, config.tmpfs_size).map_err(|error| error.to_string())?;
+    setup::execute_plan(&config.plan, config.tmpfs_size, config.rootless.is_some()).map_err(|error| error.to_string())?;
 
     let workdir = under(&config.plan.root, &config.workdir);
     if !workdir.is_dir() {

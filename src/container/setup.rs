@@ -20,10 +20,14 @@ pub struct SetupError {
 }
 
 /// Runs every step of `plan` in order; stops at the first failure.
-pub fn execute_plan(plan: &MountPlan, tmpfs_size: Option<u64>) -> Result<(), SetupError> {
+///
+/// `split_refused_overlays` allows rebuilding a directory from per-subdirectory overlays when
+/// the kernel refuses its overlay; it is meant for rootless containers, where the kernel
+/// refuses every lower directory with mounts below it. As root a refused overlay is an error.
+pub fn execute_plan(plan: &MountPlan, tmpfs_size: Option<u64>, split_refused_overlays: bool) -> Result<(), SetupError> {
     make_everything_private().map_err(|errno| failure_of(&plan.steps[0], "making mounts private", errno))?;
     for step in &plan.steps {
-        execute_step(step, &plan.root, tmpfs_size)?;
+        execute_step(step, &plan.root, tmpfs_size, split_refused_overlays)?;
     }
     Ok(())
 }
@@ -32,7 +36,7 @@ fn make_everything_private() -> nix::Result<()> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
 }
 
-fn execute_step(step: &MountStep, root: &Path, tmpfs_size: Option<u64>) -> Result<(), SetupError> {
+fn execute_step(step: &MountStep, root: &Path, tmpfs_size: Option<u64>, split_refused_overlays: bool) -> Result<(), SetupError> {
     let fail = |operation: &'static str| move |errno: nix::Error| failure_of(step, operation, errno);
     match step {
         MountStep::ScratchTmpfs { target } => {
@@ -48,6 +52,7 @@ fn execute_step(step: &MountStep, root: &Path, tmpfs_size: Option<u64>) -> Resul
             ensure_target(target, true).map_err(fail("creating the mount point"))?;
             let refused = match mount_overlay(lower, upper, work, target) {
                 Ok(()) => return Ok(()),
+                Err(errno) if !split_refused_overlays => return Err(failure_of(step, "mounting overlayfs", errno)),
                 Err(errno) => errno,
             };
             // Split the directory instead, so that the view stays the same.

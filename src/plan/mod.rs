@@ -82,6 +82,9 @@ pub struct RunSettings {
     pub workdir: PathBuf,
     /// Patterns of result files, relative to `workdir`.
     pub result_files: Vec<String>,
+    /// Whether the run may go ahead without the limits that only a cgroup enforces, when
+    /// cellrun runs rootless without a delegated cgroup (`unenforced_limits: accept`).
+    pub accept_unenforced_limits: bool,
 }
 
 /// The environment of a run: nothing from the host unless listed in `inherit`.

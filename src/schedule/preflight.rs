@@ -118,6 +118,7 @@ mod tests {
             env: Default::default(),
             workdir: "/".into(),
             result_files: Vec::new(),
+            accept_unenforced_limits: false,
         };
         settings.limits.cores = cores;
         settings.limits.memory = memory.map(Bytes);

@@ -61,7 +61,7 @@ fn build_request(run: &PlannedRun, log: &Path, files: &Path, cpus: &[usize], slo
         log_path: log.to_path_buf(),
         cpus: Some(cpus.to_vec()),
         memory_nodes: Some(slot.memory_nodes.clone()),
-        allow_unenforced_limits: false,
+        allow_unenforced_limits: run.settings.accept_unenforced_limits,
     }
 }
 

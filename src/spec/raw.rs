@@ -64,6 +64,7 @@ pub struct RawJob {
     pub name: Option<Spanned<String>>,
     pub parallel: Option<Spanned<usize>>,
     pub fail_on: Option<Vec<Spanned<String>>>,
+    pub unenforced_limits: Option<Spanned<String>>,
     pub defaults: Option<RawDefaults>,
     #[serde(default)]
     pub tools: OrderedMap<RawTool>,

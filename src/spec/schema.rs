@@ -118,6 +118,7 @@ pub fn job_schema() -> Value {
             "name": {"type": "string", "pattern": NAME_PATTERN},
             "parallel": {"type": "integer", "minimum": 1},
             "fail_on": {"type": "array", "items": {"enum": ["correct", "wrong", "unknown", "error", "missing"]}},
+            "unenforced_limits": {"enum": ["accept", "reject"], "description": "accept: run without the limits only a cgroup enforces when cellrun runs rootless without a delegated cgroup; default: reject"},
             "defaults": object_with(json!({}), &[]),
             "tools": named_map(tool),
             "tasks": named_map(task_set),

@@ -203,6 +203,7 @@ pub fn merge(layers: &[&Layer], job_dir: &Path, file: &Path) -> Result<RunSettin
         env: EnvSettings::default(),
         workdir: job_dir.to_path_buf(),
         result_files: Vec::new(),
+        accept_unenforced_limits: false,
     };
     for layer in layers {
         limits.memory = layer.memory.or(limits.memory);

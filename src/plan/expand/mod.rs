@@ -68,6 +68,7 @@ fn expand(raw: &RawJob, file: &Path, job_file: PathBuf, job_dir: PathBuf, errors
     let groups = read_groups(raw, &tools, &task_sets, &job_dir, file, errors);
 
     let mut builder = RunBuilder::new(&job_dir, file, &defaults, errors);
+    builder.accept_unenforced_limits = read_unenforced_limits(raw, file, &mut builder.errors.errors);
     for group in &groups {
         builder.add_group(group, &tools, &task_sets);
     }
@@ -118,6 +119,22 @@ fn read_header(raw: &RawJob, file: &Path, job_file: &Path, errors: &mut Vec<Loca
         }
     }
     (name, parallel, fail_on)
+}
+
+/// Reads `unenforced_limits`: `accept` lets runs go ahead without the limits only a cgroup
+/// enforces, `reject` (the default) makes them fail.
+fn read_unenforced_limits(raw: &RawJob, file: &Path, errors: &mut Vec<Located>) -> bool {
+    let Some(value) = &raw.unenforced_limits else { return false };
+    match value.value.as_str() {
+        "accept" => true,
+        "reject" => false,
+        other => {
+            let suggestion = closest(other, ["accept", "reject"].into_iter());
+            let error = SpecError::UnknownName { kind: "unenforced_limits value", name: other.to_string(), suggestion };
+            errors.push(Located::new(file, pos_of(value), error));
+            false
+        }
+    }
 }
 
 fn read_task_sets(raw: &RawJob, job_dir: &Path, file: &Path, errors: &mut JobErrors) -> Vec<TaskSetSpec> {

@@ -17,6 +17,8 @@ use crate::spec::{JobErrors, Located, Pos, SpecError};
 
 /// Collects runs and checks their ids for collisions.
 pub struct RunBuilder<'a> {
+    /// Copied into every run's settings: see `RunSettings::accept_unenforced_limits`.
+    pub accept_unenforced_limits: bool,
     pub job_dir: &'a Path,
     pub file: &'a Path,
     pub defaults: &'a Layer,
@@ -33,6 +35,7 @@ pub struct RunBuilder<'a> {
 impl<'a> RunBuilder<'a> {
     pub fn new(job_dir: &'a Path, file: &'a Path, defaults: &'a Layer, errors: &'a mut JobErrors) -> Self {
         RunBuilder {
+            accept_unenforced_limits: false,
             job_dir,
             file,
             defaults,
@@ -72,7 +75,7 @@ impl<'a> RunBuilder<'a> {
 
     /// Merges the layers of one combination and checks its program once.
     fn settings(&mut self, layers: &[&Layer], program: Option<&str>, program_pos: Pos) -> Option<Arc<RunSettings>> {
-        let settings = match merge(layers, self.job_dir, self.file) {
+        let mut settings = match merge(layers, self.job_dir, self.file) {
             Ok(settings) => settings,
             Err(error) => {
                 if !self.errors.errors.contains(&error) {
@@ -86,6 +89,7 @@ impl<'a> RunBuilder<'a> {
         {
             self.report(program_pos, error);
         }
+        settings.accept_unenforced_limits = self.accept_unenforced_limits;
         Some(Arc::new(settings))
     }
 

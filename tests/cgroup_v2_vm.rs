@@ -3,7 +3,7 @@
 //!
 //! Machines whose controllers sit on cgroup v1 cannot test the v2 backend, so these tests do
 //! their work only inside the VM of `tests/vm/run-in-v2-vm.sh`, which sets
-//! `CELLRUN_IN_V2_VM=1`. Elsewhere each test prints a SKIP line and returns;
+//! `CELLRUN_IN_V2_VM=1`. Elsewhere each test prints a SKIP line and returns.
 //! `scripts/test-v2-vm.sh` runs the binary in the VM and fails unless every test passed there.
 //!
 //! Each test starts the real `cellrun` binary in a fresh cgroup below the root that receives

@@ -93,7 +93,11 @@ pub fn run(args: RunArgs) -> i32 {
     match execute(&args) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("cellrun: error: {error}");
+            match &error {
+                // The job file's errors carry their own `error:` prefixes and locations.
+                RunCommandError::Job(errors) => eprintln!("{errors}"),
+                _ => eprintln!("cellrun: error: {error}"),
+            }
             error.exit_code()
         }
     }

@@ -141,3 +141,21 @@ fn resume_of_missing_directory_rejected() {
     let error = run_job(&job.plan, &job.bytes, &executor, &four_cpus(), &options, &Interrupt::new()).unwrap_err();
     assert!(error.to_string().contains("not a result directory"), "{error}");
 }
+
+#[test]
+fn resume_clears_stale_files_only_of_rerun_runs() {
+    let job = c15_job();
+    interrupted_batch(&job);
+    let stale = job.output().join("files/long-1/partial.out");
+    let kept = job.output().join("files/quick-1/result.out");
+    std::fs::write(&stale, b"half").unwrap();
+    std::fs::write(&kept, b"done").unwrap();
+
+    let mut executor = FakeExecutor::new(4);
+    executor.max_sleep = Some(Duration::from_millis(1));
+    let options = resume_options(&job.output(), Some(4));
+    run_job(&job.plan, &job.bytes, &executor, &four_cpus(), &options, &Interrupt::new()).unwrap();
+
+    assert!(!stale.exists(), "files of the interrupted attempt removed");
+    assert_eq!(std::fs::read(&kept).unwrap(), b"done");
+}

@@ -121,7 +121,7 @@ pub fn run_job(
             let finished_ids: HashSet<String> = resumed.finished.iter().map(|record| record.run_id.clone()).collect();
             let pending = pending_runs(plan, options.filter.as_ref(), &finished_ids)?;
             let slots = plan_slots(options.parallel.or(plan.parallel), &runs_of(plan, &pending), &resources, topology)?;
-            clear_interrupted_files(&resumed.dir, plan, &resumed.interrupted);
+            clear_stale_files(&resumed.dir, plan, &pending);
             (resumed.dir, resumed.finished, resumed.torn_line, pending, slots)
         }
         None => {
@@ -202,15 +202,20 @@ fn rows_from(plan: &Plan, finished: Vec<RunRecord>) -> Vec<Option<RunRecord>> {
     rows
 }
 
-/// Removes the result files of interrupted attempts, unless the directory also holds the
-/// files of another run whose id continues it (`a` and `a/b`).
-fn clear_interrupted_files(dir: &ResultDir, plan: &Plan, interrupted: &[String]) {
-    for run_id in interrupted {
-        let prefix = format!("{run_id}/");
-        if plan.runs.iter().any(|run| run.id.starts_with(&prefix)) {
-            continue;
+/// Removes result files left by earlier attempts of the runs about to start (interrupted, or
+/// running when cellrun was killed), unless a directory also holds the files of another run
+/// whose id continues it (`a` and `a/b`).
+fn clear_stale_files(dir: &ResultDir, plan: &Plan, pending: &[usize]) {
+    let parents: HashSet<&str> = plan
+        .runs
+        .iter()
+        .flat_map(|run| run.id.match_indices('/').map(|(at, _)| &run.id[..at]))
+        .collect();
+    for &index in pending {
+        let run_id = plan.runs[index].id.as_str();
+        if !parents.contains(run_id) {
+            let _ = std::fs::remove_dir_all(dir.root().join(paths::files_dir(run_id)));
         }
-        let _ = std::fs::remove_dir_all(dir.root().join(paths::files_dir(run_id)));
     }
 }
 

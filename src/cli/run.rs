@@ -50,7 +50,7 @@ pub struct RunArgs {
     pub force_resume: bool,
 
     /// Run only the runs whose id matches PATTERN. A pattern with `*`, `?`, `[` or `{` is a
-    /// glob over the whole id, where `*` also matches `/`; any other pattern selects the ids
+    /// glob over the whole id, where `*` also matches `/`. Any other pattern selects the ids
     /// that contain it.
     #[arg(long, value_name = "PATTERN")]
     pub filter: Option<String>,
@@ -64,7 +64,7 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Why `cellrun run` stopped before its batch ended.
+/// A failure of `cellrun run` before its batch ended.
 #[derive(Debug, Error)]
 pub enum RunCommandError {
     #[error("cannot read the job file {path}: {source}")]
@@ -176,7 +176,7 @@ fn list(values: &[usize]) -> String {
     schedule::topology::format_cpus(values)
 }
 
-/// The command as a shell would need it typed, with single quotes where needed.
+/// Formats the command as it would be typed in a shell, with single quotes where needed.
 fn command_line(run: &PlannedRun) -> String {
     let quote = |word: &String| {
         let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));

@@ -1,4 +1,4 @@
-//! What cellrun shows on the terminal: progress while a batch runs and a summary at its end.
+//! The terminal output of cellrun: progress while a batch runs and a report at its end.
 //!
 //! Everything here goes to stderr; data goes to files and stdout.
 

@@ -16,7 +16,7 @@ use crate::results::RunRecord;
 /// Time between two plain progress lines when stderr is not a terminal.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How progress is shown.
+/// The kind of progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressMode {
     Bars,
@@ -57,7 +57,8 @@ struct Bars {
 }
 
 impl Progress {
-    /// A display for `total` runs of which `finished` are done already, with `slots` slots.
+    /// Creates a display for `total` runs of which `finished` are done already, with `slots`
+    /// slots.
     pub fn new<'a>(mode: ProgressMode, total: usize, finished: impl Iterator<Item = &'a RunRecord>, slots: usize) -> Progress {
         let mut tally = Tally::default();
         finished.for_each(|record| tally.add(record));

@@ -12,7 +12,7 @@ use crate::plan::ToolPlan;
 /// How long a tool's version command may take before it is killed.
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest version text kept, in bytes; a tool that prints its manual is cut here.
+/// Maximum length of the version text kept, in bytes. A tool that prints its manual is cut here.
 const VERSION_MAX_BYTES: usize = 4096;
 
 /// Reads the host's CPU model, CPU count, memory and kernel release from `/proc` and `/sys`.

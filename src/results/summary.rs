@@ -99,13 +99,14 @@ pub fn write_summary<'a>(path: &Path, rows: impl Iterator<Item = &'a RunRecord> 
     atomic::write(path, &text)
 }
 
-/// The names of the extracted columns of `rows`, sorted. A name equal to a fixed column gets
-/// the prefix `extra_` so no header appears twice.
+/// Collects the names of the extracted columns of `rows`, sorted.
 fn extra_columns<'a>(rows: impl Iterator<Item = &'a RunRecord>) -> Vec<String> {
     let names: BTreeSet<&str> = rows.flat_map(|row| row.columns.keys().map(String::as_str)).collect();
     names.into_iter().map(String::from).collect()
 }
 
+/// Returns the header of an extracted column: a name equal to a fixed column gets the prefix
+/// `extra_`, so no header appears twice.
 fn header_name(extra: &str) -> String {
     if COLUMNS.contains(&extra) { format!("extra_{extra}") } else { extra.to_string() }
 }

@@ -23,7 +23,7 @@ use crate::verdict::Category;
 /// How often the main thread wakes to refresh the progress display without events.
 const TICK: Duration = Duration::from_millis(250);
 
-/// What the command line asks of a batch.
+/// The settings of a batch taken from the command line.
 #[derive(Clone, Debug)]
 pub struct BatchOptions {
     /// The result directory of a new batch; `results/<job name>.<time>` when `None`.
@@ -40,7 +40,7 @@ pub struct BatchOptions {
     pub cgroup_version: Option<String>,
 }
 
-/// How a batch ended.
+/// The end state of a batch.
 #[derive(Debug)]
 pub struct BatchEnd {
     pub root: PathBuf,
@@ -71,7 +71,7 @@ impl BatchEnd {
     }
 }
 
-/// What `--dry-run` shows: the runs that would start and the slots they would use.
+/// The plan that `--dry-run` prints: the runs that would start and the slots they would use.
 #[derive(Debug)]
 pub struct DryRun<'a> {
     pub pending: Vec<&'a PlannedRun>,
@@ -139,13 +139,13 @@ pub fn run_job(
 
     let mut rows = rows_from(plan, finished);
     let started = Instant::now();
-    let progress = Progress::new(options.progress, plan.runs.len(), rows.iter().flatten(), slots.slots.len());
+    let progress = Progress::new(options.progress, plan.runs.len(), present(&rows), slots.slots.len());
     let outcome = run_slots(plan, executor, &dir, &slots, &pending, &mut rows, progress, interrupt);
     let wall = started.elapsed();
 
     let interrupted = interrupt.is_set() && outcome.write_error.is_none();
     let final_write = SummaryWriter::new(dir.root().join(SUMMARY))
-        .write_now(rows.iter().flatten())
+        .write_now(present(&rows))
         .and_then(|()| end_session(&mut dir, interrupted));
 
     let root = dir.root().to_path_buf();
@@ -158,7 +158,7 @@ pub fn run_job(
 
     Ok(BatchEnd {
         root,
-        records: rows.into_iter().flatten().collect(),
+        records: rows.into_iter().flatten().map(|record| *record).collect(),
         ran: outcome.ran,
         not_started: pending.len() - outcome.ran,
         interrupted,
@@ -190,21 +190,27 @@ fn default_output(job_name: &str) -> PathBuf {
     Path::new("results").join(format!("{name}.{time}"))
 }
 
-/// The rows of the summary in plan order, filled with the records kept from earlier sessions.
-fn rows_from(plan: &Plan, finished: Vec<RunRecord>) -> Vec<Option<RunRecord>> {
+/// Builds the rows of the summary in plan order, filled with the records kept from earlier
+/// sessions. Rows are boxed so that a run not yet finished costs one pointer.
+fn rows_from(plan: &Plan, finished: Vec<RunRecord>) -> Vec<Option<Box<RunRecord>>> {
     let index_of: HashMap<&str, usize> = plan.runs.iter().enumerate().map(|(index, run)| (run.id.as_str(), index)).collect();
-    let mut rows: Vec<Option<RunRecord>> = vec![None; plan.runs.len()];
+    let mut rows: Vec<Option<Box<RunRecord>>> = vec![None; plan.runs.len()];
     for record in finished {
         if let Some(&index) = index_of.get(record.run_id.as_str()) {
-            rows[index] = Some(record);
+            rows[index] = Some(Box::new(record));
         }
     }
     rows
 }
 
+/// Iterates over the finished rows in plan order.
+fn present(rows: &[Option<Box<RunRecord>>]) -> impl Iterator<Item = &RunRecord> + Clone {
+    rows.iter().flatten().map(|record| &**record)
+}
+
 /// Removes result files left by earlier attempts of the runs about to start (interrupted, or
-/// running when cellrun was killed), unless a directory also holds the files of another run
-/// whose id continues it (`a` and `a/b`).
+/// running when cellrun was killed), unless a directory also contains the files of another run
+/// whose id continues it (`a` and `a/b`), because those files belong to the other run.
 fn clear_stale_files(dir: &ResultDir, plan: &Plan, pending: &[usize]) {
     let parents: HashSet<&str> = plan
         .runs
@@ -257,7 +263,7 @@ fn end_session(dir: &mut ResultDir, interrupted: bool) -> Result<(), crate::resu
     dir.write_meta(meta)
 }
 
-/// What happened while the slots ran.
+/// The counts and errors of the slot phase.
 struct SlotsOutcome {
     ran: usize,
     write_error: Option<crate::results::ResultsError>,
@@ -272,7 +278,7 @@ fn run_slots(
     dir: &ResultDir,
     slots: &SlotPlan,
     pending: &[usize],
-    rows: &mut [Option<RunRecord>],
+    rows: &mut [Option<Box<RunRecord>>],
     mut progress: Progress,
     interrupt: &Interrupt,
 ) -> SlotsOutcome {
@@ -311,26 +317,26 @@ fn handle_events(
     plan: &Plan,
     dir: &ResultDir,
     events: &crossbeam_channel::Receiver<Event>,
-    rows: &mut [Option<RunRecord>],
+    rows: &mut [Option<Box<RunRecord>>],
     progress: &mut Progress,
     interrupt: &Interrupt,
     outcome: &mut SlotsOutcome,
 ) {
     let mut summary = SummaryWriter::new(dir.root().join(SUMMARY));
-    let mut told_interrupt = false;
+    let mut interrupt_reported = false;
 
     loop {
-        if interrupt.is_set() && !told_interrupt && outcome.write_error.is_none() {
+        if interrupt.is_set() && !interrupt_reported && outcome.write_error.is_none() {
             progress.note("interrupted: stopping the running runs; press Ctrl+C again to exit at once");
-            told_interrupt = true;
+            interrupt_reported = true;
         }
         match events.recv_timeout(TICK) {
             Ok(Event::Started { slot, index }) => progress.started(slot, &plan.runs[index].id),
             Ok(Event::Finished { slot, index, record }) => {
                 progress.finished(slot, &record);
-                rows[index] = Some(*record);
+                rows[index] = Some(record);
                 outcome.ran += 1;
-                if let Err(error) = summary.write_if_due(rows.iter().flatten()) {
+                if let Err(error) = summary.write_if_due(present(rows)) {
                     fail(outcome, error, interrupt);
                 }
             }

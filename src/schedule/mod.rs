@@ -34,7 +34,7 @@ pub trait Executor: Sync {
     /// outcome with termination reason `Killed`.
     fn execute(&self, request: &RunRequest, cancel: &AtomicBool) -> RunOutcome;
 
-    /// The CPUs and memory cellrun may give to runs.
+    /// Returns the CPUs and memory cellrun may give to runs.
     fn resources(&self) -> Resources;
 }
 

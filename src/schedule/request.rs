@@ -37,7 +37,7 @@ pub fn execute(run: &PlannedRun, slot: &SlotCpus, executor: &dyn Executor, dir: 
     build_record(run, &outcome, judgement, &cpus, &log_relative)
 }
 
-/// The CPUs of `slot` that `run` uses: its `cores` limit of them, or all.
+/// Selects the CPUs of `slot` that `run` uses: as many as its `cores` limit, or all.
 fn cpus_for(run: &PlannedRun, slot: &SlotCpus) -> Vec<usize> {
     match run.settings.limits.cores {
         Some(cores) => slot.cpus.iter().copied().take(cores as usize).collect(),

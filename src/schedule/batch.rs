@@ -128,7 +128,7 @@ pub fn run_job(
             let pending = pending_runs(plan, options.filter.as_ref(), &HashSet::new())?;
             let slots = plan_slots(options.parallel.or(plan.parallel), &runs_of(plan, &pending), &resources, topology)?;
             let root = options.output.clone().unwrap_or_else(|| default_output(&plan.name));
-            let meta = first_meta(plan, job, &resources, options, session_start);
+            let meta = first_meta(plan, job, &resources, options, session_start, interrupt);
             let dir = ResultDir::create(&root, job, meta).map_err(BatchError::Setup)?;
             (dir, Vec::new(), None, pending, slots)
         }
@@ -225,14 +225,21 @@ fn clear_stale_files(dir: &ResultDir, plan: &Plan, pending: &[usize]) {
     }
 }
 
-fn first_meta(plan: &Plan, job: &[u8], resources: &Resources, options: &BatchOptions, start: jiff::Timestamp) -> Meta {
+fn first_meta(
+    plan: &Plan,
+    job: &[u8],
+    resources: &Resources,
+    options: &BatchOptions,
+    start: jiff::Timestamp,
+    interrupt: &Interrupt,
+) -> Meta {
     Meta {
         cellrun_version: env!("CARGO_PKG_VERSION").to_string(),
         job_name: plan.name.clone(),
         job_file: plan.job_file.clone(),
         job_hash: meta::job_hash(job),
         host: probe::host(&resources.cpus, resources.memory_bytes, options.cgroup_version.clone()),
-        tools: probe::tool_versions(&plan.tools, &plan.job_dir),
+        tools: probe::tool_versions(&plan.tools, &plan.job_dir, interrupt.flag()),
         started_at: start.to_string(),
         ended_at: None,
         sessions: Vec::new(),

@@ -99,3 +99,17 @@ fn failed_setup_becomes_failed_row() {
     assert!(end.records[0].failure.as_deref().unwrap().contains("cannot write"));
     assert_eq!(end.records[1].status, "done");
 }
+
+#[test]
+fn executor_panic_becomes_failed_row() {
+    let runs: [(&str, &[&str]); 2] = [("tool/bad", &["no-such-fake-command"]), ("tool/ok", &["print", "x"])];
+    let job = job(&runs, settings(Some(1), EnvSettings::default()));
+    let executor = FakeExecutor::new(1);
+
+    let end = run_job(&job.plan, &job.bytes, &executor, &Topology::flat(&[0]), &options(&job.output(), None), &Interrupt::new())
+        .unwrap();
+
+    assert_eq!(end.records[0].status, "failed");
+    assert!(end.records[0].failure.as_deref().unwrap().contains("the executor panicked"));
+    assert_eq!(end.records[1].status, "done");
+}

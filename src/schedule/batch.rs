@@ -4,24 +4,19 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
-
+use super::dispatch::run_slots;
 use super::error::{BatchError, ScheduleError};
 use super::filter::RunFilter;
 use super::interrupt::{INTERRUPTED_EXIT, Interrupt};
 use super::preflight::{SlotPlan, plan_slots};
-use super::slot::{Event, Shared, run_slot};
 use super::topology::Topology;
+use super::session::{end_session, first_meta, start_session};
 use super::{Executor, Resources};
 use crate::plan::{Plan, PlannedRun};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::results::meta::{self, Meta, Session};
 use crate::results::summary::SummaryWriter;
-use crate::results::{ResultDir, RunRecord, SUMMARY, paths, probe};
+use crate::results::{ResultDir, RunRecord, SUMMARY, paths};
 use crate::verdict::Category;
-
-/// How often the main thread wakes to refresh the progress display without events.
-const TICK: Duration = Duration::from_millis(250);
 
 /// The settings of a batch taken from the command line.
 #[derive(Clone, Debug)]
@@ -204,7 +199,7 @@ fn rows_from(plan: &Plan, finished: Vec<RunRecord>) -> Vec<Option<Box<RunRecord>
 }
 
 /// Iterates over the finished rows in plan order.
-fn present(rows: &[Option<Box<RunRecord>>]) -> impl Iterator<Item = &RunRecord> + Clone {
+pub(super) fn present(rows: &[Option<Box<RunRecord>>]) -> impl Iterator<Item = &RunRecord> + Clone {
     rows.iter().flatten().map(|record| &**record)
 }
 
@@ -223,139 +218,4 @@ fn clear_stale_files(dir: &ResultDir, plan: &Plan, pending: &[usize]) {
             let _ = std::fs::remove_dir_all(dir.root().join(paths::files_dir(run_id)));
         }
     }
-}
-
-fn first_meta(
-    plan: &Plan,
-    job: &[u8],
-    resources: &Resources,
-    options: &BatchOptions,
-    start: jiff::Timestamp,
-    interrupt: &Interrupt,
-) -> Meta {
-    Meta {
-        cellrun_version: env!("CARGO_PKG_VERSION").to_string(),
-        job_name: plan.name.clone(),
-        job_file: plan.job_file.clone(),
-        job_hash: meta::job_hash(job),
-        host: probe::host(&resources.cpus, resources.memory_bytes, options.cgroup_version.clone()),
-        tools: probe::tool_versions(&plan.tools, &plan.job_dir, interrupt.flag()),
-        started_at: start.to_string(),
-        ended_at: None,
-        sessions: Vec::new(),
-    }
-}
-
-fn start_session(dir: &mut ResultDir, parallel: usize, start: jiff::Timestamp) -> Result<(), crate::results::ResultsError> {
-    let mut meta = dir.meta().clone();
-    meta.ended_at = None;
-    meta.sessions.push(Session {
-        started_at: start.to_string(),
-        ended_at: None,
-        job_hash: meta.job_hash.clone(),
-        parallel,
-        interrupted: false,
-    });
-    dir.write_meta(meta)
-}
-
-fn end_session(dir: &mut ResultDir, interrupted: bool) -> Result<(), crate::results::ResultsError> {
-    let now = jiff::Timestamp::now().to_string();
-    let mut meta = dir.meta().clone();
-    meta.ended_at = Some(now.clone());
-    if let Some(session) = meta.sessions.last_mut() {
-        session.ended_at = Some(now);
-        session.interrupted = interrupted;
-    }
-    dir.write_meta(meta)
-}
-
-/// The counts and errors of the slot phase.
-struct SlotsOutcome {
-    ran: usize,
-    write_error: Option<crate::results::ResultsError>,
-    thread_error: Option<std::io::Error>,
-}
-
-/// Starts one thread per slot and handles their events until all have stopped.
-#[allow(clippy::too_many_arguments)]
-fn run_slots(
-    plan: &Plan,
-    executor: &dyn Executor,
-    dir: &ResultDir,
-    slots: &SlotPlan,
-    pending: &[usize],
-    rows: &mut [Option<Box<RunRecord>>],
-    mut progress: Progress,
-    interrupt: &Interrupt,
-) -> SlotsOutcome {
-    let (queue_sender, queue) = crossbeam_channel::unbounded();
-    for &index in pending {
-        queue_sender.send(index).expect("the queue receiver is alive");
-    }
-    drop(queue_sender);
-
-    let shared = Shared { plan, executor, dir, queue, interrupt };
-    let (event_sender, events) = crossbeam_channel::unbounded();
-    let mut outcome = SlotsOutcome { ran: 0, write_error: None, thread_error: None };
-
-    std::thread::scope(|scope| {
-        for (slot, cpus) in slots.slots.iter().enumerate() {
-            let shared = &shared;
-            let sender = event_sender.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("slot-{slot}"))
-                .spawn_scoped(scope, move || run_slot(shared, slot, cpus, sender));
-            if let Err(error) = spawned {
-                outcome.thread_error = Some(error);
-                interrupt.trigger();
-                break;
-            }
-        }
-        drop(event_sender);
-        handle_events(plan, dir, &events, rows, &mut progress, interrupt, &mut outcome);
-    });
-
-    progress.finish();
-    outcome
-}
-
-fn handle_events(
-    plan: &Plan,
-    dir: &ResultDir,
-    events: &crossbeam_channel::Receiver<Event>,
-    rows: &mut [Option<Box<RunRecord>>],
-    progress: &mut Progress,
-    interrupt: &Interrupt,
-    outcome: &mut SlotsOutcome,
-) {
-    let mut summary = SummaryWriter::new(dir.root().join(SUMMARY));
-    let mut interrupt_reported = false;
-
-    loop {
-        if interrupt.is_set() && !interrupt_reported && outcome.write_error.is_none() {
-            progress.note("interrupted: stopping the running runs; press Ctrl+C again to exit at once");
-            interrupt_reported = true;
-        }
-        match events.recv_timeout(TICK) {
-            Ok(Event::Started { slot, index }) => progress.started(slot, &plan.runs[index].id),
-            Ok(Event::Finished { slot, index, record }) => {
-                progress.finished(slot, &record);
-                rows[index] = Some(record);
-                outcome.ran += 1;
-                if let Err(error) = summary.write_if_due(present(rows)) {
-                    fail(outcome, error, interrupt);
-                }
-            }
-            Ok(Event::WriteFailed(error)) => fail(outcome, error, interrupt),
-            Err(RecvTimeoutError::Timeout) => progress.tick(),
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-    }
-}
-
-/// Records the first write error and stops the batch: results can no longer be kept.
-fn fail(outcome: &mut SlotsOutcome, error: crate::results::ResultsError, interrupt: &Interrupt) {
-    outcome.write_error.get_or_insert(error);
-    interrupt.trigger();
 }

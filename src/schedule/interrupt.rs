@@ -49,3 +49,26 @@ impl Interrupt {
         &self.flag
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_sigterm_sets_flag() {
+        let interrupt = Interrupt::install().unwrap();
+        assert!(!interrupt.is_set());
+
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+
+        assert!(interrupt.is_set(), "the process is still alive and the flag is set");
+    }
+
+    #[test]
+    fn trigger_sets_shared_flag() {
+        let interrupt = Interrupt::new();
+        let clone = interrupt.clone();
+        clone.trigger();
+        assert!(interrupt.flag().load(Ordering::SeqCst));
+    }
+}

@@ -7,11 +7,13 @@
 //! the batch.
 
 mod batch;
+mod dispatch;
 mod error;
 pub mod filter;
 mod interrupt;
 pub mod preflight;
 mod request;
+mod session;
 mod slot;
 pub mod topology;
 

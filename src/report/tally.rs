@@ -50,7 +50,7 @@ impl Tally {
             parts.push(format!("unknown {}", self.unknown));
         }
         if self.missing > 0 {
-            parts.push(format!("no expected answer {}", self.missing));
+            parts.push(format!("missing {}", self.missing));
         }
         parts.join(" · ")
     }
@@ -148,6 +148,6 @@ mod tally_tests {
             tally.add(&record(status, category));
         }
         assert_eq!(tally.total(), 6);
-        assert_eq!(tally.line(), "correct 1 · wrong 1 · timeout 1 · out of memory 1 · error 1 · no expected answer 1");
+        assert_eq!(tally.line(), "correct 1 · wrong 1 · timeout 1 · out of memory 1 · error 1 · missing 1");
     }
 }

@@ -113,3 +113,26 @@ fn executor_panic_becomes_failed_row() {
     assert!(end.records[0].failure.as_deref().unwrap().contains("the executor panicked"));
     assert_eq!(end.records[1].status, "done");
 }
+
+#[test]
+fn summary_write_failure_stops_batch() {
+    let runs: Vec<(String, Vec<&str>)> = (0..20).map(|index| (format!("run-{index}"), vec!["print", "x"])).collect();
+    let runs: Vec<(&str, &[&str])> = runs.iter().map(|(id, command)| (id.as_str(), command.as_slice())).collect();
+    let job = job(&runs, settings(Some(1), EnvSettings::default()));
+    let summary = job.output().join("summary.csv");
+    let mut executor = FakeExecutor::new(1);
+    let blocker = summary.clone();
+    executor.before_run = Some(Box::new(move |_| {
+        // A directory in place of the summary makes every rename over it fail.
+        let _ = std::fs::remove_file(&blocker);
+        let _ = std::fs::create_dir(&blocker);
+    }));
+
+    let error = run_job(&job.plan, &job.bytes, &executor, &Topology::flat(&[0]), &options(&job.output(), None), &Interrupt::new())
+        .unwrap_err();
+
+    assert!(matches!(error, cellrun::schedule::BatchError::Write { .. }), "{error}");
+    assert!(error.to_string().contains("summary.csv"), "{error}");
+    assert!(executor.counts().len() < 20, "the batch stopped early");
+    assert_eq!(common::journal(&job.output()).len(), executor.counts().len(), "every run that ran is in the journal");
+}

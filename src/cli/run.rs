@@ -184,3 +184,51 @@ fn command_line(run: &PlannedRun) -> String {
     };
     crate::report::printable(&run.command.iter().map(quote).collect::<Vec<_>>().join(" "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::ResultsError;
+
+    #[test]
+    fn write_failure_exits_3() {
+        let source = ResultsError::Write { path: "summary.csv".into(), source: std::io::Error::other("disk full") };
+        let error = RunCommandError::Batch(BatchError::Write { dir: "out".into(), source });
+        assert_eq!(error.exit_code(), WRITE_EXIT);
+    }
+
+    #[test]
+    fn setup_failures_exit_2() {
+        let preflight = RunCommandError::Batch(BatchError::Schedule(crate::schedule::ScheduleError::ZeroParallel));
+        assert_eq!(preflight.exit_code(), USAGE_EXIT);
+        let used = RunCommandError::Batch(BatchError::Setup(ResultsError::AlreadyUsed { path: "out".into() }));
+        assert_eq!(used.exit_code(), USAGE_EXIT);
+    }
+
+    #[test]
+    fn command_line_quotes_special_words() {
+        let mut run = PlannedRun {
+            id: "r".into(),
+            tool: "t".into(),
+            config: String::new(),
+            task_set: String::new(),
+            task: String::new(),
+            command: vec!["sh".into(), "-c".into(), "echo 'a b'".into(), "x.cnf".into()],
+            expected: None,
+            property: None,
+            settings: std::sync::Arc::new(crate::plan::RunSettings {
+                limits: Default::default(),
+                dirs: Default::default(),
+                network: false,
+                env: Default::default(),
+                workdir: "/".into(),
+                result_files: Vec::new(),
+            }),
+            verdict: None,
+        };
+        assert_eq!(command_line(&run), r#"sh -c 'echo '\''a b'\''' x.cnf"#);
+
+        run.command = vec![String::new()];
+        assert_eq!(command_line(&run), "''");
+    }
+}

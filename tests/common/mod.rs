@@ -39,6 +39,8 @@ pub struct FakeExecutor {
     pub interrupt_at_sleepers: Option<(usize, Interrupt)>,
     /// Makes every `sleep` run take at most this long.
     pub max_sleep: Option<Duration>,
+    /// Called at the start of every execution, to change the result directory mid-batch.
+    pub before_run: Option<Box<dyn Fn(&RunRequest) + Sync>>,
     sleepers: AtomicUsize,
 }
 
@@ -49,6 +51,7 @@ impl FakeExecutor {
             executions: Mutex::new(Vec::new()),
             interrupt_at_sleepers: None,
             max_sleep: None,
+            before_run: None,
             sleepers: AtomicUsize::new(0),
         }
     }
@@ -89,6 +92,9 @@ impl FakeExecutor {
 
 impl Executor for FakeExecutor {
     fn execute(&self, request: &RunRequest, cancel: &AtomicBool) -> RunOutcome {
+        if let Some(hook) = &self.before_run {
+            hook(request);
+        }
         let start = Instant::now();
         let started_at = jiff::Timestamp::now();
         let command: Vec<String> = request.command.iter().map(|part| part.to_string_lossy().into_owned()).collect();

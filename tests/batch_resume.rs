@@ -11,7 +11,7 @@ use cellrun::results::ResultsError;
 use cellrun::schedule::{BatchError, Interrupt, Topology, run_job};
 use common::{FakeExecutor, Job, job, journal, options, python_rows, resume_options, settings};
 
-/// The runs of the batch-control case: 4 quick, 8 long, 20 queued.
+/// Builds the job of the batch-control case: 4 quick, 8 long and 20 queued runs.
 fn c15_job() -> Job {
     let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
     runs.extend((1..=4).map(|n| (format!("quick-{n}"), vec!["print", "q"])));

@@ -1,6 +1,6 @@
 //! A fake executor and plan builders for batch tests through the library API.
 //!
-//! The fake stands in for containers only where the tests check scheduling logic: order,
+//! The fake replaces containers only where the tests check scheduling logic: order,
 //! core sets, journal, summary and resume. Its commands:
 //! - `print TEXT`: writes TEXT to the log and exits 0;
 //! - `print-hex HEX`: writes the bytes HEX names and exits 0;
@@ -56,7 +56,7 @@ impl FakeExecutor {
         }
     }
 
-    /// How often each run id was executed.
+    /// Counts how often each run id was executed.
     pub fn counts(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
         for execution in self.executions.lock().unwrap().iter() {
@@ -186,7 +186,7 @@ pub fn settings(cores: Option<u32>, env: EnvSettings) -> Arc<RunSettings> {
     Arc::new(settings)
 }
 
-/// A plan of plain commands, `(id, command)`, all with `settings`.
+/// Builds a plan of plain commands, `(id, command)`, all with `settings`.
 pub fn job(runs: &[(&str, &[&str])], settings: Arc<RunSettings>) -> Job {
     let dir = tempfile::tempdir().unwrap();
     let bytes = format!("# a job with {} runs\n", runs.len()).into_bytes();
@@ -255,7 +255,7 @@ pub fn python_rows(summary: &Path) -> Vec<Vec<String>> {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// The records of the journal `runs.jsonl` in `dir`.
+/// Reads the records of the journal `runs.jsonl` in `dir`.
 pub fn journal(dir: &Path) -> Vec<RunRecord> {
     cellrun::results::journal::read(&dir.join("runs.jsonl")).unwrap().records
 }

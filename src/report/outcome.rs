@@ -41,6 +41,12 @@ pub fn render(end: &BatchEnd, job_file: &Path) -> String {
         lines.push(format!("  slowest: {}", slowest.join(", ")));
     }
 
+    let table = super::render_text(&super::summary_table(&end.records));
+    if !table.is_empty() {
+        lines.push(String::new());
+        lines.push(table.trim_end().to_string());
+    }
+
     if end.interrupted {
         lines.push(format!(
             "  interrupted: {} runs did not start; continue with `cellrun run {} --resume {}`",
@@ -123,6 +129,15 @@ mod tests {
         assert!(text.contains("CPU time 1m30s"), "{text}");
         assert!(text.contains("slowest: b\\nc 9.0s, d 2.0s, a 1.0s"), "{text}");
         assert!(!text.contains("--resume"), "{text}");
+    }
+
+    #[test]
+    fn report_ends_with_table_per_tool_and_config() {
+        let text = render(&end(false), Path::new("job.yaml"));
+        let header = text.lines().find(|line| line.starts_with("tool")).unwrap_or_else(|| panic!("no table: {text}"));
+        assert!(header.contains("correct"), "{header}");
+        assert!(header.contains("out of memory"), "{header}");
+        assert!(text.lines().any(|line| line.starts_with("total")), "{text}");
     }
 
     #[test]

@@ -7,14 +7,15 @@ use thiserror::Error;
 use crate::results::ResultsError;
 use crate::units::Bytes;
 
-/// Why the slots of a batch cannot be set up.
+/// A reason the slots of a batch cannot be set up.
 #[derive(Debug, Error)]
 pub enum ScheduleError {
     #[error("--parallel must be at least 1")]
     ZeroParallel,
     #[error(
-        "{slots} parallel runs of {cores} cores need {needed} CPUs, but cellrun may use {available} CPUs \
-         in {physical} physical cores, and hyperthreads of one core never go to two runs; \
+        "{slots} parallel runs with {cores} core(s) each need {needed} CPU(s), but cellrun may use {available} CPU(s) \
+         in {physical} physical core(s), and hyperthreads of one core never go to two runs \
+         (a run without a `cores` limit gets one core); \
          run with `--parallel {fit}` or lower `cores` in the job file"
     )]
     TooManyCores { slots: usize, cores: usize, needed: usize, available: usize, physical: usize, fit: usize },
@@ -33,7 +34,7 @@ pub enum ScheduleError {
     FilterMatchesNothing { pattern: String, total: usize },
 }
 
-/// Why a batch could not run or finish.
+/// A failure that stops a batch before or during its runs.
 #[derive(Debug, Error)]
 pub enum BatchError {
     #[error(transparent)]

@@ -34,12 +34,12 @@ pub struct Judgement {
 
 /// Judges a run from its log file contents, by the rules in the module documentation.
 ///
-/// Compiles the rules on every call: the batch compiles them once per tool with
-/// [`VerdictRules::compile`] and calls [`judge_compiled`]. An invalid pattern, which the
-/// job-file check rejects before any run, yields the status `error (invalid verdict rule)`.
+/// The rules are compiled on the first call and the compiled form is kept in `rules`. An
+/// invalid pattern, which the job-file check rejects before any run, yields the status
+/// `error (invalid verdict rule)`.
 pub fn judge(rules: Option<&VerdictRules>, outcome: &RunOutcome, log: &[u8], expected: Option<&str>) -> Judgement {
-    match rules.map(VerdictRules::compile).transpose() {
-        Ok(compiled) => judge_compiled(compiled.as_ref(), outcome, log, expected),
+    match rules.map(VerdictRules::compiled).transpose() {
+        Ok(compiled) => judge_compiled(compiled, outcome, log, expected),
         Err(error) => {
             tracing::error!(%error, "invalid verdict rule");
             Judgement {
@@ -60,6 +60,16 @@ pub fn judge_compiled(
     expected: Option<&str>,
 ) -> Judgement {
     let output = tool_output(log);
+    // Rules match the output with undecodable bytes written as `\xNN`, the rule of the CSV
+    // summary, so `.` matches across them and extracted values read as they will be stored.
+    let escaped;
+    let output = match std::str::from_utf8(output) {
+        Ok(_) => output,
+        Err(_) => {
+            escaped = crate::sandbox::path_text::escape_bytes(output);
+            escaped.as_bytes()
+        }
+    };
     let columns = rules.map(|rules| rules.columns(output)).unwrap_or_default();
 
     let (status, category, answer) = match read(rules, outcome, output) {

@@ -166,9 +166,10 @@ impl Cgroups {
     }
 
     /// Lets the kernel prepare the next move of a process into a cgroup in the background,
-    /// so that the first run does not wait for it; on v1 only, where the move waits for an
-    /// RCU grace period (see `V1Cgroups::start_attach_grace_period`).
-    pub fn prepare_first_attach(&self) {
+    /// while the container is set up; on v1 only, where the move waits for an RCU grace
+    /// period unless another move happened shortly before (see
+    /// `V1Cgroups::start_attach_grace_period`).
+    pub fn prepare_attach(&self) {
         if let Backend::V1(v1) = &self.backend {
             v1.start_attach_grace_period();
         }

@@ -90,7 +90,6 @@ impl Sandbox {
             (Err(error), Some(_)) => (None, Some(error.to_string())),
         };
         if let Some(cgroups) = &cgroups {
-            cgroups.prepare_first_attach();
             sweep_stale_cgroups(cgroups);
         }
         // Started from the thread that creates the sandbox: the fork server ends with that
@@ -149,7 +148,12 @@ impl Sandbox {
             pids_max: request.limits.processes,
         };
         let cgroup = match self.cgroups.as_ref().map(|cgroups| cgroups.create_run(&request.run_id, &settings)) {
-            Some(Ok(cgroup)) => Some(cgroup),
+            Some(Ok(cgroup)) => {
+                // After the cgroup exists: the grace period holds the kernel's cgroup lock,
+                // which creating a cgroup needs too.
+                self.cgroups.as_ref().inspect(|cgroups| cgroups.prepare_attach());
+                Some(cgroup)
+            }
             Some(Err(error)) => {
                 scratch_dir.remove();
                 return RunOutcome::failed(started_at, error.to_string());

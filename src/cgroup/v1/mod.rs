@@ -164,9 +164,11 @@ impl V1Cgroups {
     ///
     /// Every write to a v1 `tasks` or `cgroup.procs` file takes the kernel's global
     /// `cgroup_threadgroup_rwsem` for writing, which waits for a full RCU grace period unless
-    /// another writer held it within roughly the last grace period (6-8 ms on a kernel with
-    /// HZ=250). The thread writes its own id to the `tasks` file of the cgroup it is already
-    /// in, which moves nothing but takes the lock. Failures are ignored: the tool's later move
+    /// another writer held it within roughly the last grace period (6-8 ms measured on an idle
+    /// 2-core VM with HZ=250, more under load). The thread writes its own id to the `tasks`
+    /// file of the cgroup it is already in, which moves nothing but takes the lock. The write
+    /// holds the kernel's `cgroup_mutex` while it waits, so creating cgroups meanwhile blocks:
+    /// call this after the run's cgroup exists. Failures are ignored: the tool's later move
     /// into its run cgroup is checked on its own and only gets slower without this.
     pub fn start_attach_grace_period(&self) {
         let Some(hierarchy) = self.hierarchies.first() else { return };

@@ -14,6 +14,7 @@ pub mod report;
 pub mod results;
 pub mod sandbox;
 pub mod schedule;
+pub mod slurm;
 pub mod spec;
 pub mod units;
 pub mod verdict;

@@ -8,6 +8,9 @@ use thiserror::Error;
 use crate::plan::{Plan, PlannedRun};
 use crate::report::{outcome, progress::ProgressMode};
 use crate::schedule::{self, BatchError, BatchOptions, Executor, Interrupt, RunFilter, Topology};
+use crate::slurm::SlurmError;
+
+use super::run_slurm::{self, ShardRun, SlurmArgs};
 
 /// Exit status when the job file or the command line is invalid, or the batch cannot start.
 pub const USAGE_EXIT: i32 = 2;
@@ -62,6 +65,9 @@ pub struct RunArgs {
     /// Show no progress and no final report; errors are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
 }
 
 /// Why `cellrun run` stopped before its batch ended.
@@ -77,6 +83,8 @@ pub enum RunCommandError {
     Signals(std::io::Error),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error(transparent)]
+    Slurm(#[from] SlurmError),
 }
 
 impl RunCommandError {
@@ -90,26 +98,36 @@ impl RunCommandError {
 
 /// Runs `cellrun run` and returns the process exit status.
 pub fn run(args: RunArgs) -> i32 {
-    match execute(&args) {
-        Ok(code) => code,
+    let shard = ShardRun::start(&args);
+    let (code, message) = match execute(&args) {
+        Ok(code) => (code, None),
         Err(error) => {
             eprintln!("cellrun: error: {error}");
-            error.exit_code()
+            (error.exit_code(), Some(error.to_string()))
         }
+    };
+    if let Some(shard) = shard {
+        shard.finish(code, message);
     }
+    code
 }
 
 fn execute(args: &RunArgs) -> Result<i32, RunCommandError> {
     let job = std::fs::read(&args.job).map_err(|source| RunCommandError::ReadJob { path: args.job.clone(), source })?;
-    let plan = load_job(&args.job)?;
+    let mut plan = load_job(&args.job)?;
+    if args.slurm.slurm {
+        return Ok(run_slurm::submit(args, &plan, &job)?);
+    }
+    run_slurm::select_shard(&args.slurm, &mut plan);
     let filter = args.filter.as_deref().map(RunFilter::new).transpose().map_err(BatchError::from)?;
-    let executor = open_executor()?;
+    let executor = run_slurm::within_allocation(open_executor()?);
     let resources = executor.resources();
     let topology = Topology::read_sysfs(Path::new("/sys"), &resources.cpus);
 
+    let (output, resume) = run_slurm::result_dirs(args);
     let options = BatchOptions {
-        output: args.output.clone(),
-        resume: args.resume.clone(),
+        output,
+        resume,
         force_resume: args.force_resume,
         parallel: args.parallel,
         filter,

@@ -1,0 +1,131 @@
+//! The shared directory of a SLURM campaign and `slurm.json`, its campaign file.
+//!
+//! ```text
+//! SHARED/slurm.json            the job, the shard count, the sbatch options, every submission
+//! SHARED/cellrun.sbatch        the batch script each array task runs
+//! SHARED/job.yaml              a copy of the job file
+//! SHARED/shards/<i>/           the result directory of shard i
+//! SHARED/status/<i>.json       the status file of shard i, written by the shard
+//! SHARED/slurm-logs/<job>_<i>.out   standard output and error of each array task
+//! SHARED/summary.csv, runs.jsonl, meta.json, logs/, files/   the merged results
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::SlurmError;
+use super::scheduler::JobId;
+use crate::results::{META, atomic};
+
+pub const CAMPAIGN_FILE: &str = "slurm.json";
+pub const SCRIPT_FILE: &str = "cellrun.sbatch";
+
+/// The paths inside a campaign's shared directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignDir {
+    root: PathBuf,
+}
+
+impl CampaignDir {
+    pub fn new(root: &Path) -> CampaignDir {
+        CampaignDir { root: root.to_path_buf() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn campaign_file(&self) -> PathBuf {
+        self.root.join(CAMPAIGN_FILE)
+    }
+
+    pub fn script(&self) -> PathBuf {
+        self.root.join(SCRIPT_FILE)
+    }
+
+    pub fn shard_dir(&self, shard: usize) -> PathBuf {
+        self.root.join("shards").join(shard.to_string())
+    }
+
+    pub fn status_file(&self, shard: usize) -> PathBuf {
+        self.root.join("status").join(format!("{shard}.json"))
+    }
+
+    pub fn slurm_logs(&self) -> PathBuf {
+        self.root.join("slurm-logs")
+    }
+
+    /// Whether shard `shard` has a result directory to resume.
+    pub fn shard_started(&self, shard: usize) -> bool {
+        self.shard_dir(shard).join(META).is_file()
+    }
+
+    /// Creates the subdirectories of a new campaign.
+    pub fn create_layout(&self) -> Result<(), SlurmError> {
+        for dir in [self.root.join("shards"), self.root.join("status"), self.slurm_logs()] {
+            std::fs::create_dir_all(&dir).map_err(|source| SlurmError::Write { path: dir, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// The contents of `slurm.json`: what was submitted, and how to submit a shard again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// The job file, absolute; it must stay where it is until the campaign ends.
+    pub job_file: PathBuf,
+    /// The job hash when the campaign was submitted, as in `meta.json`.
+    pub job_hash: String,
+    pub job_name: String,
+    pub shards: usize,
+    /// The cellrun binary the batch script runs, absolute.
+    pub cellrun: PathBuf,
+    pub partition: Option<String>,
+    pub max_concurrent: Option<usize>,
+    /// The `sbatch` arguments of every submission, cellrun's resource requests included.
+    pub sbatch_args: Vec<String>,
+    /// Submissions of one shard beyond which a lost shard is no longer submitted again.
+    pub max_attempts: usize,
+    /// Every `sbatch` of the campaign, in order.
+    pub submissions: Vec<SubmissionRecord>,
+}
+
+/// One `sbatch` of the campaign.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionRecord {
+    pub job_id: JobId,
+    /// The shard indices, which are the array task ids.
+    pub shards: Vec<usize>,
+    /// RFC 3339.
+    pub submitted_at: String,
+}
+
+impl Campaign {
+    /// Reads `slurm.json` of the campaign in `dir`.
+    pub fn read(dir: &CampaignDir) -> Result<Campaign, SlurmError> {
+        let path = dir.campaign_file();
+        let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => SlurmError::NotACampaign { path: dir.root().to_path_buf(), missing: CAMPAIGN_FILE },
+            _ => SlurmError::Read { path: path.clone(), source },
+        })?;
+        serde_json::from_slice(&bytes).map_err(|error| SlurmError::InvalidFile { path, message: error.to_string() })
+    }
+
+    /// Replaces `slurm.json` atomically.
+    pub fn write(&self, dir: &CampaignDir) -> Result<(), SlurmError> {
+        let mut text = serde_json::to_vec_pretty(self).expect("a campaign always serializes");
+        text.push(b'\n');
+        Ok(atomic::write(&dir.campaign_file(), &text)?)
+    }
+
+    /// The number of times `shard` was submitted.
+    pub fn attempts(&self, shard: usize) -> usize {
+        self.submissions.iter().filter(|submission| submission.shards.contains(&shard)).count()
+    }
+
+    /// The job id of the latest submission of `shard`.
+    pub fn latest_job(&self, shard: usize) -> Option<&JobId> {
+        self.submissions.iter().rev().find(|submission| submission.shards.contains(&shard)).map(|submission| &submission.job_id)
+    }
+}

@@ -6,10 +6,17 @@
 //! Then `SLURM_CPUS_ON_NODE` still says how many CPUs the task may use, and cellrun takes
 //! that many of the visible ones, so its slots never outnumber the allocation. Memory is
 //! capped to `SLURM_MEM_PER_NODE`, or `SLURM_MEM_PER_CPU` times the CPUs, both in MiB.
+//!
+//! `scancel` and the time limit of a job send SIGTERM to every process of the task, the
+//! processes of the running runs included, not only to cellrun. A run can then end on that
+//! signal, or with its supervisor gone, before cellrun's own interrupt handling kills it.
+//! Under SLURM, a run that ends while the shard is interrupted therefore counts as killed by
+//! the interrupt, so that a resumed shard runs it again instead of keeping a spurious
+//! failure.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::sandbox::{RunOutcome, RunRequest};
+use crate::sandbox::{RunOutcome, RunRequest, TerminationReason};
 use crate::schedule::{Executor, Resources};
 
 const MIB: u64 = 1024 * 1024;
@@ -61,7 +68,12 @@ impl AllocatedExecutor {
 
 impl Executor for AllocatedExecutor {
     fn execute(&self, request: &RunRequest, cancel: &AtomicBool) -> RunOutcome {
-        self.inner.execute(request, cancel)
+        let mut outcome = self.inner.execute(request, cancel);
+        let limit_reached = !matches!(outcome.termination, None | Some(TerminationReason::Failed));
+        if cancel.load(Ordering::SeqCst) && !limit_reached {
+            outcome.termination = Some(TerminationReason::Killed);
+        }
+        outcome
     }
 
     fn resources(&self) -> Resources {
@@ -79,6 +91,58 @@ mod tests {
 
     fn variables<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
+    }
+
+    /// An executor whose runs end with `termination`, as when their supervisor was killed.
+    struct Ending(Option<TerminationReason>);
+
+    impl Executor for Ending {
+        fn execute(&self, _request: &RunRequest, _cancel: &AtomicBool) -> RunOutcome {
+            let mut outcome = RunOutcome::failed(jiff::Timestamp::now(), "supervisor ended".into());
+            outcome.termination = self.0;
+            outcome
+        }
+
+        fn resources(&self) -> Resources {
+            machine()
+        }
+    }
+
+    fn request() -> RunRequest {
+        RunRequest {
+            run_id: "r".into(),
+            command: vec!["true".into()],
+            env: Vec::new(),
+            workdir: "/".into(),
+            stdin: None,
+            limits: Default::default(),
+            dirs: Default::default(),
+            network: false,
+            result_patterns: Vec::new(),
+            result_dir: None,
+            log_path: "/dev/null".into(),
+            cpus: None,
+            memory_nodes: None,
+            allow_unenforced_limits: false,
+        }
+    }
+
+    #[test]
+    fn run_ended_during_interrupt_counts_as_killed() {
+        let wrap = |termination| AllocatedExecutor { inner: Box::new(Ending(termination)), resources: machine() };
+        let calm = wrap(None).execute(&request(), &AtomicBool::new(false));
+        assert_eq!(calm.termination, None);
+        for termination in [None, Some(TerminationReason::Failed)] {
+            let interrupted = wrap(termination).execute(&request(), &AtomicBool::new(true));
+            assert_eq!(interrupted.termination, Some(TerminationReason::Killed), "{termination:?}");
+        }
+    }
+
+    #[test]
+    fn limit_kept_during_interrupt() {
+        let executor = AllocatedExecutor { inner: Box::new(Ending(Some(TerminationReason::WallTime))), resources: machine() };
+        let outcome = executor.execute(&request(), &AtomicBool::new(true));
+        assert_eq!(outcome.termination, Some(TerminationReason::WallTime));
     }
 
     #[test]

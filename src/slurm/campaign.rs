@@ -63,7 +63,7 @@ impl CampaignDir {
 
     /// Creates the subdirectories of a new campaign.
     pub fn create_layout(&self) -> Result<(), SlurmError> {
-        for dir in [self.root.join("shards"), self.root.join("status"), self.slurm_logs()] {
+        for dir in [self.root.join("shards"), self.root.join("status"), self.slurm_logs(), self.root.join("logs"), self.root.join("files")] {
             std::fs::create_dir_all(&dir).map_err(|source| SlurmError::Write { path: dir, source })?;
         }
         Ok(())

@@ -221,7 +221,7 @@ down() {
   stop_step_daemons
   stop munged
   rm -f "$SOCKET" "$SOCKET.lock"
-  log "cluster down; state kept in $STATE"
+  log "cluster down; its state is still in $STATE"
 }
 
 main() {

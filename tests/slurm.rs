@@ -302,6 +302,27 @@ fn interrupt_cancels_array() {
 }
 
 #[test]
+fn filter_divides_selected_runs() {
+    if !require_slurm() {
+        return;
+    }
+    let job = sleeping_job(6, 0);
+    let shared = job.path().join("shared");
+    let output = run_to_end(
+        job.path(),
+        &["run", "job.yaml", "--slurm", "--shards", "4", "--filter", "s{1,3,4}", "--output", shared.to_str().unwrap(), "-q"],
+    );
+
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let campaign = read_json(&shared.join("slurm.json"));
+    assert_eq!(campaign["shards"], 3, "no shard without runs");
+    let ids: Vec<String> = verdicts(&shared).into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(ids, ["s1", "s3", "s4"]);
+    let merged = run_to_end(job.path(), &["merge", shared.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&merged.stdout).contains("merged 3 of 3 runs"), "{merged:?}");
+}
+
+#[test]
 fn shard_option_selects_round_robin() {
     if !common::require_root() {
         return;

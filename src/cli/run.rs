@@ -118,7 +118,7 @@ fn execute(args: &RunArgs) -> Result<i32, RunCommandError> {
     if args.slurm.slurm {
         return Ok(run_slurm::submit(args, &plan, &job)?);
     }
-    run_slurm::select_shard(&args.slurm, &mut plan);
+    run_slurm::select_shard(args, &mut plan)?;
     let filter = args.filter.as_deref().map(RunFilter::new).transpose().map_err(BatchError::from)?;
     let executor = run_slurm::within_allocation(open_executor()?);
     let resources = executor.resources();

@@ -8,7 +8,7 @@ use clap::Args;
 use super::run::RunArgs;
 use crate::plan::Plan;
 use crate::report::Tally;
-use crate::schedule::{Executor, INTERRUPTED_EXIT, Interrupt};
+use crate::schedule::{Executor, INTERRUPTED_EXIT, Interrupt, ScheduleError};
 use crate::slurm::{
     self, AllocatedExecutor, CampaignDir, NewCampaign, ShardSpec, ShardState, ShardStatus, ShardView, SlurmCommands,
     SlurmError, WatchEnd, WatchOptions,
@@ -63,11 +63,15 @@ pub struct SlurmArgs {
     pub shard_of: Option<PathBuf>,
 }
 
-/// Keeps only the runs of `--shard I/N` in `plan`.
-pub fn select_shard(args: &SlurmArgs, plan: &mut Plan) {
-    if let Some(spec) = &args.shard {
-        spec.select(plan);
+/// Keeps only the runs of `--shard I/N` in `plan`. With `--filter`, the shards divide the
+/// runs that the filter selects, as they do for `--slurm`.
+pub fn select_shard(args: &RunArgs, plan: &mut Plan) -> Result<(), SlurmError> {
+    let Some(spec) = &args.slurm.shard else { return Ok(()) };
+    if let Some(pattern) = &args.filter {
+        slurm::keep_matching(plan, pattern)?;
     }
+    spec.select(plan);
+    Ok(())
 }
 
 /// The result directory to create and the one to resume: those of the shard for
@@ -126,6 +130,15 @@ impl ShardRun {
 
 /// Submits `plan` as a campaign into `--output` and follows it unless `--detach`.
 pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError> {
+    let total = plan.runs.len();
+    let mut plan = plan.clone();
+    if let Some(pattern) = &args.filter {
+        slurm::keep_matching(&mut plan, pattern)?;
+        if plan.runs.is_empty() {
+            return Err(ScheduleError::FilterMatchesNothing { pattern: pattern.clone(), total }.into());
+        }
+    }
+    let plan = &plan;
     let output = args.output.as_ref().ok_or(SlurmError::OutputMissing)?;
     std::fs::create_dir_all(output).map_err(|source| SlurmError::Write { path: output.clone(), source })?;
     let root = output.canonicalize().map_err(|source| SlurmError::Read { path: output.clone(), source })?;
@@ -147,6 +160,7 @@ pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError
         partition: args.slurm.partition.clone(),
         max_concurrent: args.slurm.max_concurrent,
         sbatch_args: sbatch_args(plan, &args.slurm.sbatch_args),
+        filter: args.filter.clone(),
         run_options: run_options(args),
     };
     let mut campaign = slurm::create(&dir, new)?;

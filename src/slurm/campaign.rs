@@ -85,6 +85,9 @@ pub struct Campaign {
     pub max_concurrent: Option<usize>,
     /// The `sbatch` arguments of every submission, cellrun's resource requests included.
     pub sbatch_args: Vec<String>,
+    /// The `--filter` pattern of the submission; the shards divide the runs it selects.
+    #[serde(default)]
+    pub filter: Option<String>,
     /// Submissions of one shard beyond which a lost shard is no longer submitted again.
     pub max_attempts: usize,
     /// Every `sbatch` of the campaign, in order.

@@ -46,5 +46,7 @@ pub enum SlurmError {
     #[error("cannot handle Ctrl+C and SIGTERM: {0}")]
     Signals(io::Error),
     #[error(transparent)]
+    Filter(#[from] crate::schedule::ScheduleError),
+    #[error(transparent)]
     Results(#[from] ResultsError),
 }

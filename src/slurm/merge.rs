@@ -23,6 +23,7 @@ use super::status::{ShardState, ShardStatus};
 use crate::plan::Plan;
 use crate::results::meta::{self, Host, Meta, Session};
 use crate::results::{JOURNAL, META, RunRecord, SUMMARY, atomic, journal, paths, summary};
+use crate::schedule::RunFilter;
 
 /// What a merge wrote.
 #[derive(Debug)]
@@ -100,7 +101,8 @@ pub fn merge(root: &Path) -> Result<MergeReport, SlurmError> {
     Ok(MergeReport { root: root.to_path_buf(), records, missing })
 }
 
-/// Loads the campaign's job file, which must be unchanged since the submission.
+/// Loads the campaign's job file, which must be unchanged since the submission, with the
+/// runs its `--filter` selects.
 pub fn load_plan(campaign: &Campaign) -> Result<Plan, SlurmError> {
     let path = &campaign.job_file;
     let bytes = std::fs::read(path).map_err(|source| SlurmError::Read { path: path.clone(), source })?;
@@ -108,7 +110,18 @@ pub fn load_plan(campaign: &Campaign) -> Result<Plan, SlurmError> {
     if current != campaign.job_hash {
         return Err(SlurmError::JobChanged { path: path.clone(), recorded: campaign.job_hash.clone(), current });
     }
-    crate::plan::load(path).map_err(|errors| SlurmError::Job { path: path.clone(), message: errors.to_string() })
+    let mut plan = crate::plan::load(path).map_err(|errors| SlurmError::Job { path: path.clone(), message: errors.to_string() })?;
+    if let Some(pattern) = &campaign.filter {
+        keep_matching(&mut plan, pattern)?;
+    }
+    Ok(plan)
+}
+
+/// Keeps the runs of `plan` whose id matches the `--filter` `pattern`.
+pub fn keep_matching(plan: &mut Plan, pattern: &str) -> Result<(), SlurmError> {
+    let filter = RunFilter::new(pattern)?;
+    plan.runs.retain(|run| filter.matches(&run.id));
+    Ok(())
 }
 
 fn read_shard(dir: &CampaignDir, shard: usize) -> Result<ShardRead, SlurmError> {

@@ -35,5 +35,5 @@ pub use script::batch_script;
 pub use shard::ShardSpec;
 pub use status::{ShardState, ShardStatus};
 pub use submit::{DEFAULT_MAX_ATTEMPTS, NewCampaign, create, submit_shards};
-pub use merge::load_plan;
+pub use merge::{keep_matching, load_plan};
 pub use watch::{Overview, ShardProgress, ShardView, WatchEnd, WatchOptions, overview, watch};

@@ -24,6 +24,8 @@ pub struct NewCampaign {
     pub partition: Option<String>,
     pub max_concurrent: Option<usize>,
     pub sbatch_args: Vec<String>,
+    /// The `--filter` pattern, also among `run_options`.
+    pub filter: Option<String>,
     /// Further `cellrun run` options for every shard.
     pub run_options: Vec<String>,
 }
@@ -54,6 +56,7 @@ pub fn create(dir: &CampaignDir, new: NewCampaign) -> Result<Campaign, SlurmErro
         partition: new.partition,
         max_concurrent: new.max_concurrent,
         sbatch_args: new.sbatch_args,
+        filter: new.filter,
         max_attempts: DEFAULT_MAX_ATTEMPTS,
         submissions: Vec::new(),
     };

@@ -27,6 +27,10 @@ const POLL_MAX: Duration = Duration::from_secs(5);
 /// that a shared file system shows late does not cause a needless resubmission.
 const LOST_GRACE: Duration = Duration::from_secs(2);
 
+/// Failed `squeue` calls in a row after which watching stops with the error; at the longest
+/// interval that is about a minute, enough for a controller to restart.
+const MAX_QUERY_FAILURES: usize = 12;
+
 /// How long cellrun waits for cancelled tasks to end after Ctrl+C.
 const CANCEL_WAIT: Duration = Duration::from_secs(60);
 
@@ -186,9 +190,22 @@ pub fn watch(dir: &CampaignDir, scheduler: &dyn Scheduler, options: &WatchOption
     let mut last_line = String::new();
     let mut last_print = Instant::now();
     let mut lost_since: HashMap<usize, Instant> = HashMap::new();
+    let mut query_failures = 0;
 
     loop {
-        let view = overview(dir, &campaign, options.total_runs, scheduler)?;
+        let view = match overview(dir, &campaign, options.total_runs, scheduler) {
+            Ok(view) => view,
+            Err(error @ SlurmError::CommandFailed { .. })
+                if query_failures < MAX_QUERY_FAILURES && !options.interrupt.is_set() =>
+            {
+                query_failures += 1;
+                eprintln!("cellrun: warning: {error}; asking again in {} s", POLL_MAX.as_secs());
+                sleep_unless_interrupted(POLL_MAX, options.interrupt);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        query_failures = 0;
         if options.interrupt.is_set() {
             return cancel(dir, &campaign, scheduler, options).map(WatchEnd::Interrupted);
         }

@@ -7,9 +7,15 @@ use std::process::Command;
 
 use common::{exec, require_root, test_dir};
 
-fn host_mounts() -> String {
+/// Lists the host's mount points below `paths` and cellrun's scratch directories; other
+/// tests on the machine mount and unmount elsewhere at the same time.
+fn host_mounts(paths: &[&std::path::Path]) -> String {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mut lines: Vec<String> = text.lines().map(|line| line.split(' ').skip(4).take(1).collect()).collect();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| line.split(' ').nth(4).unwrap_or_default().to_string())
+        .filter(|mount_point| mount_point.contains(".cellrun-scratch") || paths.iter().any(|path| std::path::Path::new(mount_point).starts_with(path)))
+        .collect();
     lines.sort();
     lines.join("\n")
 }
@@ -65,11 +71,11 @@ fn c02_submounts_inside_hidden_dir() {
     std::fs::create_dir_all(fake_root.join("dev")).unwrap();
     Command::new("mount").args(["-t", "proc", "proc"]).arg(fake_root.join("proc")).status().unwrap();
     Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(fake_root.join("dev")).status().unwrap();
-    let before = host_mounts();
-
     let dir = test_dir("c02");
+    let before = host_mounts(&[fake_root, &dir]);
+
     let run = exec(&dir, &["--read-only-dir", "/", "--overlay-dir", "."], &["sh", "-c", "ls -A /tmp; echo x > /tmp/y; cat /tmp/y"]);
-    let after = host_mounts();
+    let after = host_mounts(&[fake_root, &dir]);
     Command::new("umount").arg(fake_root.join("proc")).status().unwrap();
     Command::new("umount").arg(fake_root.join("dev")).status().unwrap();
     let _ = std::fs::remove_dir_all(fake_root);
@@ -291,3 +297,31 @@ fn c13_result_files_never_leave_the_layer() {
     assert!(skipped.iter().any(|entry| entry["path"] == "out/pipe"), "{:?} {}", run.outcome, run.output);
 }
 
+
+#[test]
+fn c02_submounts_inside_overlay_dir() {
+    if !require_root() {
+        return;
+    }
+    let dir = test_dir("c02-overlay");
+    let fake_root = dir.join("fakeroot");
+    std::fs::create_dir_all(fake_root.join("proc")).unwrap();
+    std::fs::create_dir_all(fake_root.join("dev")).unwrap();
+    Command::new("mount").args(["-t", "proc", "proc"]).arg(fake_root.join("proc")).status().unwrap();
+    Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(fake_root.join("dev")).status().unwrap();
+    std::fs::write(fake_root.join("dev/marker"), "tmpfs content").unwrap();
+    let before = host_mounts(&[&dir]);
+
+    let run = exec(&dir, &[], &["sh", "-c", "ls fakeroot/proc | wc -l; cat fakeroot/dev/marker; echo x > fakeroot/dev/new"]);
+    let after = host_mounts(&[&dir]);
+    let leaked = fake_root.join("dev/new").exists();
+    Command::new("umount").arg(fake_root.join("proc")).status().unwrap();
+    Command::new("umount").arg(fake_root.join("dev")).status().unwrap();
+
+    assert_eq!(run.exit_code(), Some(0), "{}", run.stderr);
+    let lines: Vec<&str> = run.output.lines().collect();
+    assert_eq!(lines[0], "0", "a procfs below an overlay directory must not show the host's processes");
+    assert_eq!(lines[1], "tmpfs content", "an ordinary tmpfs below an overlay directory stays visible");
+    assert!(!leaked, "a write to the overlaid tmpfs reached the host");
+    assert_eq!(before, after, "the host mount table changed");
+}

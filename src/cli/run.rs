@@ -53,7 +53,7 @@ pub struct RunArgs {
     pub force_resume: bool,
 
     /// Run only the runs whose id matches PATTERN. A pattern with `*`, `?`, `[` or `{` is a
-    /// glob over the whole id, where `*` also matches `/`; any other pattern selects the ids
+    /// glob over the whole id, where `*` also matches `/`. Any other pattern selects the ids
     /// that contain it.
     #[arg(long, value_name = "PATTERN")]
     pub filter: Option<String>,
@@ -70,7 +70,7 @@ pub struct RunArgs {
     pub slurm: SlurmArgs,
 }
 
-/// Why `cellrun run` stopped before its batch ended.
+/// A failure of `cellrun run` before its batch ended.
 #[derive(Debug, Error)]
 pub enum RunCommandError {
     #[error("cannot read the job file {path}: {source}")]
@@ -102,7 +102,11 @@ pub fn run(args: RunArgs) -> i32 {
     let (code, message) = match execute(&args) {
         Ok(code) => (code, None),
         Err(error) => {
-            eprintln!("cellrun: error: {error}");
+            match &error {
+                // The job file's errors carry their own `error:` prefixes and locations.
+                RunCommandError::Job(errors) => eprintln!("{errors}"),
+                _ => eprintln!("cellrun: error: {error}"),
+            }
             (error.exit_code(), Some(error.to_string()))
         }
     };
@@ -191,11 +195,60 @@ fn list(values: &[usize]) -> String {
     schedule::topology::format_cpus(values)
 }
 
-/// The command as a shell would need it typed, with single quotes where needed.
+/// Formats the command as it would be typed in a shell, with single quotes where needed.
 fn command_line(run: &PlannedRun) -> String {
     let quote = |word: &String| {
         let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
         if plain { word.clone() } else { format!("'{}'", word.replace('\'', "'\\''")) }
     };
     crate::report::printable(&run.command.iter().map(quote).collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::ResultsError;
+
+    #[test]
+    fn write_failure_exits_3() {
+        let source = ResultsError::Write { path: "summary.csv".into(), source: std::io::Error::other("disk full") };
+        let error = RunCommandError::Batch(BatchError::Write { dir: "out".into(), source });
+        assert_eq!(error.exit_code(), WRITE_EXIT);
+    }
+
+    #[test]
+    fn setup_failures_exit_2() {
+        let preflight = RunCommandError::Batch(BatchError::Schedule(crate::schedule::ScheduleError::ZeroParallel));
+        assert_eq!(preflight.exit_code(), USAGE_EXIT);
+        let used = RunCommandError::Batch(BatchError::Setup(ResultsError::AlreadyUsed { path: "out".into() }));
+        assert_eq!(used.exit_code(), USAGE_EXIT);
+    }
+
+    #[test]
+    fn command_line_quotes_special_words() {
+        let mut run = PlannedRun {
+            id: "r".into(),
+            tool: "t".into(),
+            config: String::new(),
+            task_set: String::new(),
+            task: String::new(),
+            command: vec!["sh".into(), "-c".into(), "echo 'a b'".into(), "x.cnf".into()],
+            expected: None,
+            property: None,
+            settings: std::sync::Arc::new(crate::plan::RunSettings {
+                limits: Default::default(),
+                dirs: Default::default(),
+                network: false,
+                env: Default::default(),
+                workdir: "/".into(),
+                result_files: Vec::new(),
+                accept_unenforced_limits: false,
+            }),
+            verdict: None,
+        };
+        assert_eq!(command_line(&run), r#"sh -c 'echo '\''a b'\''' x.cnf"#);
+
+        run.command = vec![String::new()];
+        assert_eq!(command_line(&run), "''");
+    }
 }

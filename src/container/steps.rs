@@ -14,10 +14,22 @@ use serde::{Deserialize, Serialize};
 use super::dirmode::{DirMode, DirModes};
 use super::mountinfo::HostMount;
 
-/// Filesystem types whose mount points are left out: autofs would trigger automounts, and
-/// FUSE mounts are often unreadable for root. Their directories appear as the empty mount
-/// point of the parent layer, which hides more than asked, never less.
-const SKIPPED_FS_TYPES: &[&str] = &["autofs"];
+/// Filesystem types whose mount points are left out unless the job file names them. Their
+/// directories appear as the empty mount point of the parent layer, which hides more than
+/// asked, never less:
+/// - autofs would trigger automounts;
+/// - FUSE mounts are unreadable even for root without `allow_other`;
+/// - kernel filesystems outside `/proc`, `/sys` and `/dev` (a procfs in a chroot tree, say)
+///   cannot be an overlay's lower layer, and a bind would show the host's processes or
+///   devices to the run.
+fn is_skipped_fs_type(fs_type: &str) -> bool {
+    const KERNEL_FS_TYPES: &[&str] = &[
+        "proc", "sysfs", "cgroup", "cgroup2", "devpts", "devtmpfs", "mqueue", "debugfs", "tracefs",
+        "securityfs", "pstore", "bpf", "configfs", "fusectl", "hugetlbfs", "binfmt_misc", "efivarfs",
+        "selinuxfs", "nsfs", "rpc_pipefs", "nfsd",
+    ];
+    fs_type == "autofs" || fs_type == "fuse" || fs_type.starts_with("fuse.") || KERNEL_FS_TYPES.contains(&fs_type)
+}
 
 /// Subtrees that get fixed treatment instead of directory modes.
 const SPECIAL_SUBTREES: &[&str] = &["/proc", "/sys", "/dev"];
@@ -132,7 +144,7 @@ fn collect_nodes(dirs: &DirModes, host_mounts: &[HostMount], scratch: &Path) -> 
     let mut nodes: BTreeSet<PathBuf> = dirs.iter().map(|(path, _)| path.to_path_buf()).collect();
     nodes.insert(PathBuf::from("/"));
     for mount in host_mounts {
-        if SKIPPED_FS_TYPES.contains(&mount.fs_type.as_str()) {
+        if is_skipped_fs_type(&mount.fs_type) {
             continue;
         }
         nodes.insert(mount.mount_point.clone());
@@ -235,11 +247,33 @@ mod tests {
 
     #[test]
     fn scratch_and_autofs_are_left_out() {
-        let mounts = [mount("/", "ext4"), mount("/net", "autofs"), mount("/var/tmp/.cellrun-1/2", "tmpfs")];
+        let mounts = [
+            mount("/", "ext4"),
+            mount("/net", "autofs"),
+            mount("/home/u/remote", "fuse.sshfs"),
+            mount("/var/tmp/.cellrun-1/2", "tmpfs"),
+        ];
         let plan = plan_mounts(&DirModes::default(), &mounts, Path::new("/var/tmp/.cellrun-1/2"));
         let paths = paths_of(&plan);
         assert!(!paths.contains(&"/net".to_string()));
+        assert!(!paths.contains(&"/home/u/remote".to_string()));
         assert!(!paths.iter().any(|path| path.starts_with("/var/tmp")));
+    }
+
+    #[test]
+    fn kernel_fs_below_overlay_left_out() {
+        let mounts = [mount("/", "ext4"), mount("/srv/chroot/proc", "proc"), mount("/srv/chroot/dev/pts", "devpts")];
+        let plan = plan_mounts(&DirModes::default(), &mounts, Path::new("/scratch/1"));
+        assert!(!paths_of(&plan).iter().any(|path| path.starts_with("/srv/chroot")));
+    }
+
+    #[test]
+    fn configured_pseudo_fs_keeps_overlay() {
+        let mut dirs = DirModes::default();
+        dirs.set(PathBuf::from("/srv/chroot/proc"), DirMode::Overlay);
+        let plan = plan_mounts(&dirs, &[mount("/", "ext4"), mount("/srv/chroot/proc", "proc")], Path::new("/scratch/1"));
+        let step = plan.steps.iter().find(|step| step.container_path() == Path::new("/srv/chroot/proc")).unwrap();
+        assert!(matches!(step, MountStep::Overlay { .. }));
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub fn render(end: &BatchEnd, job_file: &Path) -> String {
         lines.push(format!("  slowest: {}", slowest.join(", ")));
     }
 
+    let table = super::render_text(&super::summary_table(&end.records));
+    if !table.is_empty() {
+        lines.push(String::new());
+        lines.push(table.trim_end().to_string());
+    }
+
     if end.interrupted {
         lines.push(format!(
             "  interrupted: {} runs did not start; continue with `cellrun run {} --resume {}`",
@@ -64,4 +70,84 @@ fn counts(values: impl Iterator<Item = String>) -> String {
         return "none".to_string();
     }
     sorted.into_iter().map(|(value, count)| format!("{value} {count}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::results::RunRecord;
+    use crate::schedule::SlotPlan;
+    use crate::verdict::Category;
+
+    fn record(run_id: &str, status: &str, walltime_s: f64) -> RunRecord {
+        RunRecord {
+            run_id: run_id.into(),
+            tool: String::new(),
+            config: String::new(),
+            task_set: String::new(),
+            task: String::new(),
+            status: status.into(),
+            category: if status == "done" { Category::Missing } else { Category::Error },
+            expected: None,
+            exit_code: None,
+            exit_signal: None,
+            termination_reason: None,
+            cputime_s: 30.0,
+            walltime_s,
+            memory_bytes: None,
+            cores: String::new(),
+            started_at: String::new(),
+            log: String::new(),
+            files: 0,
+            failure: None,
+            output_truncated: false,
+            columns: BTreeMap::new(),
+        }
+    }
+
+    fn end(interrupted: bool) -> BatchEnd {
+        BatchEnd {
+            root: "results/job.1".into(),
+            records: vec![record("a", "done", 1.0), record("b\nc", "interrupted", 9.0), record("d", "done", 2.0)],
+            ran: 3,
+            not_started: 5,
+            interrupted,
+            wall: Duration::from_secs(10),
+            slots: SlotPlan { slots: Vec::new(), cores: 1, memory_per_run: None },
+            torn_line: None,
+        }
+    }
+
+    #[test]
+    fn report_lists_counts_times_and_slowest() {
+        let text = render(&end(false), Path::new("job.yaml"));
+        assert!(text.contains("results in results/job.1"), "{text}");
+        assert!(text.contains("status: done 2, interrupted 1"), "{text}");
+        assert!(text.contains("category: missing 2, error 1"), "{text}");
+        assert!(text.contains("CPU time 1m30s"), "{text}");
+        assert!(text.contains("slowest: b\\nc 9.0s, d 2.0s, a 1.0s"), "{text}");
+        assert!(!text.contains("--resume"), "{text}");
+    }
+
+    #[test]
+    fn report_ends_with_table_per_tool_and_config() {
+        let mut end = end(false);
+        for record in &mut end.records {
+            record.tool = "solver".into();
+        }
+        let text = render(&end, Path::new("job.yaml"));
+        let header = text.lines().find(|line| line.starts_with("tool")).unwrap_or_else(|| panic!("no table: {text}"));
+        assert!(header.contains("correct"), "{header}");
+        assert!(header.contains("out of memory"), "{header}");
+        assert!(text.lines().any(|line| line.starts_with("solver")), "{text}");
+    }
+
+    #[test]
+    fn interrupted_report_names_resume_command() {
+        let text = render(&end(true), Path::new("job.yaml"));
+        assert!(text.contains("5 runs did not start"), "{text}");
+        assert!(text.contains("cellrun run job.yaml --resume results/job.1"), "{text}");
+    }
 }

@@ -16,7 +16,7 @@ use crate::results::RunRecord;
 /// Time between two plain progress lines when stderr is not a terminal.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How progress is shown.
+/// The kind of progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressMode {
     Bars,
@@ -53,11 +53,14 @@ pub struct Progress {
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
+    /// A text line below the bar with the counts per outcome, which do not fit beside it.
+    counts: ProgressBar,
     slots: Vec<ProgressBar>,
 }
 
 impl Progress {
-    /// A display for `total` runs of which `finished` are done already, with `slots` slots.
+    /// Creates a display for `total` runs of which `finished` are done already, with `slots`
+    /// slots.
     pub fn new<'a>(mode: ProgressMode, total: usize, finished: impl Iterator<Item = &'a RunRecord>, slots: usize) -> Progress {
         let mut tally = Tally::default();
         finished.for_each(|record| tally.add(record));
@@ -94,7 +97,8 @@ impl Progress {
         if let Some(bars) = &self.bars {
             bars.slots[slot].set_message("idle");
             bars.overall.set_position(self.done as u64);
-            bars.overall.set_message(self.status_line());
+            bars.overall.set_message(self.times());
+            bars.counts.set_message(self.tally.line());
         }
         self.maybe_plain_line();
     }
@@ -120,6 +124,7 @@ impl Progress {
             for slot in &bars.slots {
                 slot.finish_and_clear();
             }
+            bars.counts.finish_and_clear();
             bars.overall.finish_and_clear();
             let _ = bars.multi.clear();
         }
@@ -127,7 +132,8 @@ impl Progress {
 
     fn refresh(&mut self) {
         let Some(bars) = &self.bars else { return };
-        bars.overall.set_message(self.status_line());
+        bars.overall.set_message(self.times());
+        bars.counts.set_message(self.tally.line());
         for (slot, running) in self.running.iter().enumerate() {
             if let Some((run_id, since)) = running {
                 bars.slots[slot].set_message(format!("{run_id} ({})", format_duration(since.elapsed())));
@@ -140,12 +146,12 @@ impl Progress {
             return;
         }
         self.last_plain = Instant::now();
-        eprintln!("cellrun: {}/{} runs done · {}", self.done, self.total, self.status_line());
+        eprintln!("cellrun: {}/{} runs done · {} · {}", self.done, self.total, self.times(), self.tally.line());
     }
 
-    fn status_line(&self) -> String {
+    fn times(&self) -> String {
         let elapsed = self.start.elapsed();
-        format!("elapsed {} · ETA {} · {}", format_duration(elapsed), self.eta(elapsed), self.tally.line())
+        format!("elapsed {} · ETA {}", format_duration(elapsed), self.eta(elapsed))
     }
 
     /// Remaining runs at the rate of this session so far.
@@ -170,6 +176,9 @@ impl Bars {
         );
         overall.set_position(done as u64);
 
+        let counts = multi.add(ProgressBar::new(1));
+        counts.set_style(ProgressStyle::with_template("  {wide_msg}").expect("the counts template is valid"));
+
         let slot_style = ProgressStyle::with_template("  slot {prefix}: {wide_msg}").expect("the slot template is valid");
         let slots = (0..slots)
             .map(|slot| {
@@ -180,6 +189,6 @@ impl Bars {
                 bar
             })
             .collect();
-        Bars { multi, overall, slots }
+        Bars { multi, overall, counts, slots }
     }
 }

@@ -50,7 +50,7 @@ impl Tally {
             parts.push(format!("unknown {}", self.unknown));
         }
         if self.missing > 0 {
-            parts.push(format!("no expected answer {}", self.missing));
+            parts.push(format!("missing {}", self.missing));
         }
         parts.join(" · ")
     }
@@ -70,17 +70,17 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
-/// A run id fit for one terminal line: control characters are shown as Rust escapes.
+/// Makes a run id fit for one terminal line by writing control characters as Rust escapes.
 pub fn printable(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
+    let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
         if character.is_control() {
-            write!(shown, "{}", character.escape_default()).expect("writing to a String cannot fail");
+            write!(escaped, "{}", character.escape_default()).expect("writing to a String cannot fail");
         } else {
-            shown.push(character);
+            escaped.push(character);
         }
     }
-    shown
+    escaped
 }
 
 #[cfg(test)]
@@ -99,5 +99,55 @@ mod tests {
     fn control_characters_escaped() {
         assert_eq!(printable("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
         assert_eq!(printable("é-日本"), "é-日本");
+    }
+}
+
+#[cfg(test)]
+mod tally_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn record(status: &str, category: Category) -> RunRecord {
+        RunRecord {
+            run_id: "r".into(),
+            tool: String::new(),
+            config: String::new(),
+            task_set: String::new(),
+            task: String::new(),
+            status: status.into(),
+            category,
+            expected: None,
+            exit_code: None,
+            exit_signal: None,
+            termination_reason: None,
+            cputime_s: 0.0,
+            walltime_s: 0.0,
+            memory_bytes: None,
+            cores: String::new(),
+            started_at: String::new(),
+            log: String::new(),
+            files: 0,
+            failure: None,
+            output_truncated: false,
+            columns: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn outcomes_counted_apart() {
+        let mut tally = Tally::default();
+        for (status, category) in [
+            ("sat", Category::Correct),
+            ("unsat", Category::Wrong),
+            ("timeout", Category::Error),
+            ("out of memory", Category::Error),
+            ("signal 11", Category::Error),
+            ("done", Category::Missing),
+        ] {
+            tally.add(&record(status, category));
+        }
+        assert_eq!(tally.total(), 6);
+        assert_eq!(tally.line(), "correct 1 · wrong 1 · timeout 1 · out of memory 1 · error 1 · missing 1");
     }
 }

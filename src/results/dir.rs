@@ -32,7 +32,7 @@ pub struct ResultDir {
     meta: Meta,
 }
 
-/// What an existing result directory holds, read without changing it.
+/// The contents of an existing result directory, read without changing it.
 #[derive(Debug)]
 pub struct Inspection {
     pub meta: Meta,

@@ -1,9 +1,9 @@
 //! The one rule for turning bytes of unknown encoding into UTF-8 text.
 //!
 //! Tool output and version strings are bytes. The result files are UTF-8 whatever the locale
-//! says, so every byte sequence that is not valid UTF-8 is written as `\xNN` (two lowercase
-//! hex digits per byte) and valid UTF-8 is kept as it is. Nothing is dropped, and the escape
-//! is visible in every viewer.
+//! is set to, so every byte sequence that is not valid UTF-8 is written as `\xNN` (two
+//! lowercase hex digits per byte) and valid UTF-8 is kept as it is. Nothing is dropped, and
+//! the escape is visible in every viewer.
 
 use std::fmt::Write;
 

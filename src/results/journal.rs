@@ -22,7 +22,7 @@ pub struct Journal {
     append_lock: Mutex<()>,
 }
 
-/// What reading a journal found.
+/// The complete records of a journal and the torn line dropped while reading it.
 #[derive(Debug)]
 pub struct JournalContents {
     pub records: Vec<RunRecord>,
@@ -65,8 +65,8 @@ impl Journal {
 
 /// Reads every complete record of the journal at `path`.
 ///
-/// Unparsable text after the last complete record is a torn tail and is dropped; an
-/// unparsable line followed by complete records is an error naming the line.
+/// Unparsable text after the last complete record is a torn tail and is dropped. An
+/// unparsable line followed by complete records is an error that names the line.
 pub fn read(path: &Path) -> Result<JournalContents, ResultsError> {
     let bytes = std::fs::read(path).map_err(|source| ResultsError::Read { path: path.to_path_buf(), source })?;
     parse(path, &bytes)

@@ -53,7 +53,7 @@ pub struct ToolVersion {
     pub command: Option<Vec<String>>,
     /// The command's output, trimmed, with undecodable bytes escaped as `\xNN`.
     pub version: Option<String>,
-    /// Why no version was recorded although a command was given.
+    /// The reason no version was recorded although a command was given.
     pub error: Option<String>,
 }
 
@@ -68,7 +68,7 @@ pub struct Session {
     pub interrupted: bool,
 }
 
-/// The job hash recorded in `meta.json` for the job file bytes `job`.
+/// Computes the job hash recorded in `meta.json` for the job file bytes `job`.
 pub fn job_hash(job: &[u8]) -> String {
     format!("blake3:{}", blake3::hash(job).to_hex())
 }

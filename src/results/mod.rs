@@ -1,8 +1,8 @@
 //! The result directory: the journal, the CSV summary, logs, result files and metadata.
 //!
 //! The journal is the durable record: a run counts as done once its line is on disk. The
-//! summary and `meta.json` are derived views, replaced atomically so that no reader and no
-//! crash ever sees half a file.
+//! summary and `meta.json` are derived views, replaced atomically so that neither a reader nor
+//! a crash can leave half a file.
 
 pub mod atomic;
 mod dir;

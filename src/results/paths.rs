@@ -8,13 +8,13 @@
 
 use std::path::PathBuf;
 
-/// The path of a run id relative to `logs/` or `files/`, with no component that can leave
-/// the directory it is joined to.
+/// Encodes a run id as a path relative to `logs/` or `files/`, with no component that can
+/// leave the directory it is joined to.
 pub fn relative_path(run_id: &str) -> PathBuf {
     run_id.split('/').map(encode_component).collect()
 }
 
-/// The log file of a run, relative to the result directory.
+/// Returns the log file of a run, relative to the result directory.
 pub fn log_path(run_id: &str) -> PathBuf {
     let mut path = PathBuf::from("logs").join(relative_path(run_id));
     let mut name = path.file_name().expect("an encoded component is never empty").to_os_string();
@@ -23,7 +23,7 @@ pub fn log_path(run_id: &str) -> PathBuf {
     path
 }
 
-/// The directory of a run's result files, relative to the result directory.
+/// Returns the directory of a run's result files, relative to the result directory.
 pub fn files_dir(run_id: &str) -> PathBuf {
     PathBuf::from("files").join(relative_path(run_id))
 }

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::escape::escape_bytes;
@@ -12,7 +13,7 @@ use crate::plan::ToolPlan;
 /// How long a tool's version command may take before it is killed.
 pub const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Longest version text kept, in bytes; a tool that prints its manual is cut here.
+/// Maximum length of the version text kept, in bytes. A tool that prints its manual is cut here.
 const VERSION_MAX_BYTES: usize = 4096;
 
 /// Reads the host's CPU model, CPU count, memory and kernel release from `/proc` and `/sys`.
@@ -22,13 +23,19 @@ pub fn host(cpus_usable: &[usize], memory_usable_bytes: u64, cgroup_version: Opt
 
     Host {
         cpu_model: field(&cpuinfo, "model name").map(str::to_string),
-        cpus_online: std::thread::available_parallelism().map(usize::from).unwrap_or(cpus_usable.len()),
+        cpus_online: online_cpus().unwrap_or(cpus_usable.len()),
         cpus_usable: cpus_usable.to_vec(),
         memory_bytes: field(&meminfo, "MemTotal").and_then(parse_kib),
         memory_usable_bytes,
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|text| text.trim().to_string()),
         cgroup_version,
     }
+}
+
+/// Counts the CPUs listed in `/sys/devices/system/cpu/online`.
+fn online_cpus() -> Option<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
+    crate::schedule::topology::parse_cpu_list(&text).map(|cpus| cpus.len())
 }
 
 fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
@@ -43,15 +50,16 @@ fn parse_kib(value: &str) -> Option<u64> {
     number.parse::<u64>().ok().map(|kib| kib * 1024)
 }
 
-/// Runs each tool's version command in `job_dir`, each with [`VERSION_TIMEOUT`].
-pub fn tool_versions(tools: &[ToolPlan], job_dir: &Path) -> Vec<ToolVersion> {
-    tools.iter().map(|tool| tool_version(tool, job_dir)).collect()
+/// Runs each tool's version command in `job_dir`, each with [`VERSION_TIMEOUT`]. A command
+/// still running when `cancel` becomes true is killed, so Ctrl+C works during this step too.
+pub fn tool_versions(tools: &[ToolPlan], job_dir: &Path, cancel: &AtomicBool) -> Vec<ToolVersion> {
+    tools.iter().map(|tool| tool_version(tool, job_dir, cancel)).collect()
 }
 
-fn tool_version(tool: &ToolPlan, job_dir: &Path) -> ToolVersion {
+fn tool_version(tool: &ToolPlan, job_dir: &Path, cancel: &AtomicBool) -> ToolVersion {
     let (version, error) = match &tool.version_command {
         None => (None, None),
-        Some(command) => match run_version_command(command, job_dir) {
+        Some(command) => match run_version_command(command, job_dir, cancel) {
             Ok(text) => (Some(text), None),
             Err(message) => (None, Some(message)),
         },
@@ -60,7 +68,7 @@ fn tool_version(tool: &ToolPlan, job_dir: &Path) -> ToolVersion {
 }
 
 /// Runs `command` and returns its standard output and error, trimmed and escaped.
-fn run_version_command(command: &[String], job_dir: &Path) -> Result<String, String> {
+fn run_version_command(command: &[String], job_dir: &Path, cancel: &AtomicBool) -> Result<String, String> {
     let (program, args) = command.split_first().ok_or_else(|| "the version command is empty".to_string())?;
     let mut child = Command::new(program)
         .args(args)
@@ -83,6 +91,11 @@ fn run_version_command(command: &[String], job_dir: &Path) -> Result<String, Str
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!("`{program}` timed out after {} s", VERSION_TIMEOUT.as_secs()));
+            }
+            Ok(None) if cancel.load(Ordering::SeqCst) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("`{program}` was stopped by an interrupt"));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(error) => return Err(format!("cannot wait for `{program}`: {error}")),
@@ -125,22 +138,30 @@ mod tests {
 
     #[test]
     fn version_output_trimmed_and_escaped() {
-        let version = tool_version(&tool(&["printf", "  t 1.0 \\377\\n"]), Path::new("/"));
+        let version = tool_version(&tool(&["printf", "  t 1.0 \\377\\n"]), Path::new("/"), &AtomicBool::new(false));
         assert_eq!(version.version.as_deref(), Some("t 1.0 \\xff"));
         assert_eq!(version.error, None);
     }
 
     #[test]
     fn missing_program_reported() {
-        let version = tool_version(&tool(&["/nonexistent/tool", "--version"]), Path::new("/"));
+        let version = tool_version(&tool(&["/nonexistent/tool", "--version"]), Path::new("/"), &AtomicBool::new(false));
         assert_eq!(version.version, None);
         assert!(version.error.unwrap().contains("cannot start"));
     }
 
     #[test]
     fn failing_command_reported() {
-        let version = tool_version(&tool(&["sh", "-c", "echo broken >&2; exit 3"]), Path::new("/"));
+        let version = tool_version(&tool(&["sh", "-c", "echo broken >&2; exit 3"]), Path::new("/"), &AtomicBool::new(false));
         assert!(version.error.unwrap().contains("broken"));
+    }
+
+    #[test]
+    fn interrupt_stops_version_command() {
+        let start = Instant::now();
+        let version = tool_version(&tool(&["sleep", "30"]), Path::new("/"), &AtomicBool::new(true));
+        assert!(version.error.unwrap().contains("interrupt"));
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

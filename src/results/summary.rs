@@ -1,7 +1,8 @@
 //! `summary.csv`: one row per run in plan order, rewritten atomically as runs finish.
 //!
 //! The CSV follows RFC 4180 through the `csv` crate: comma separator, `"` quoting only where a
-//! field needs it, doubled quotes, CRLF-free `\n` line ends (which RFC 4180 readers accept).
+//! field needs it, doubled quotes, and CRLF after each record. A line break inside a field is
+//! kept as it is, inside quotes.
 //! Numbers carry no units; the unit is in the column name. Empty fields mean "no value".
 //!
 //! Rewriting the whole file after every run would cost O(n²) over a batch, so rewrites are
@@ -91,20 +92,21 @@ pub fn write_summary<'a>(path: &Path, rows: impl Iterator<Item = &'a RunRecord> 
     let extra = extra_columns(rows.clone());
     let csv_error = |source| ResultsError::Csv { path: path.to_path_buf(), source };
 
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::with_capacity(1 << 16));
     write_rows(&mut writer, &extra, rows).map_err(csv_error)?;
     let text = writer.into_inner().map_err(|error| csv_error(csv::Error::from(error.into_error())))?;
 
     atomic::write(path, &text)
 }
 
-/// The names of the extracted columns of `rows`, sorted. A name equal to a fixed column gets
-/// the prefix `extra_` so no header appears twice.
+/// Collects the names of the extracted columns of `rows`, sorted.
 fn extra_columns<'a>(rows: impl Iterator<Item = &'a RunRecord>) -> Vec<String> {
     let names: BTreeSet<&str> = rows.flat_map(|row| row.columns.keys().map(String::as_str)).collect();
     names.into_iter().map(String::from).collect()
 }
 
+/// Returns the header of an extracted column: a name equal to a fixed column gets the prefix
+/// `extra_`, so no header appears twice.
 fn header_name(extra: &str) -> String {
     if COLUMNS.contains(&extra) { format!("extra_{extra}") } else { extra.to_string() }
 }
@@ -176,7 +178,7 @@ mod tests {
     #[test]
     fn header_lists_columns_in_order() {
         let text = render(&[]);
-        assert_eq!(text.trim_end(), COLUMNS.join(","));
+        assert_eq!(text, format!("{}\r\n", COLUMNS.join(",")));
     }
 
     #[test]

@@ -4,26 +4,21 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
-
+use super::dispatch::run_slots;
 use super::error::{BatchError, ScheduleError};
 use super::filter::RunFilter;
 use super::interrupt::{INTERRUPTED_EXIT, Interrupt};
 use super::preflight::{SlotPlan, plan_slots};
-use super::slot::{Event, Shared, run_slot};
 use super::topology::Topology;
+use super::session::{end_session, first_meta, start_session};
 use super::{Executor, Resources};
 use crate::plan::{Plan, PlannedRun};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::results::meta::{self, Meta, Session};
 use crate::results::summary::SummaryWriter;
-use crate::results::{ResultDir, RunRecord, SUMMARY, paths, probe};
+use crate::results::{ResultDir, RunRecord, SUMMARY, paths};
 use crate::verdict::Category;
 
-/// How often the main thread wakes to refresh the progress display without events.
-const TICK: Duration = Duration::from_millis(250);
-
-/// What the command line asks of a batch.
+/// The settings of a batch taken from the command line.
 #[derive(Clone, Debug)]
 pub struct BatchOptions {
     /// The result directory of a new batch; `results/<job name>.<time>` when `None`.
@@ -40,7 +35,7 @@ pub struct BatchOptions {
     pub cgroup_version: Option<String>,
 }
 
-/// How a batch ended.
+/// The end state of a batch.
 #[derive(Debug)]
 pub struct BatchEnd {
     pub root: PathBuf,
@@ -71,7 +66,7 @@ impl BatchEnd {
     }
 }
 
-/// What `--dry-run` shows: the runs that would start and the slots they would use.
+/// The plan that `--dry-run` prints: the runs that would start and the slots they would use.
 #[derive(Debug)]
 pub struct DryRun<'a> {
     pub pending: Vec<&'a PlannedRun>,
@@ -121,14 +116,14 @@ pub fn run_job(
             let finished_ids: HashSet<String> = resumed.finished.iter().map(|record| record.run_id.clone()).collect();
             let pending = pending_runs(plan, options.filter.as_ref(), &finished_ids)?;
             let slots = plan_slots(options.parallel.or(plan.parallel), &runs_of(plan, &pending), &resources, topology)?;
-            clear_interrupted_files(&resumed.dir, plan, &resumed.interrupted);
+            clear_stale_files(&resumed.dir, plan, &pending);
             (resumed.dir, resumed.finished, resumed.torn_line, pending, slots)
         }
         None => {
             let pending = pending_runs(plan, options.filter.as_ref(), &HashSet::new())?;
             let slots = plan_slots(options.parallel.or(plan.parallel), &runs_of(plan, &pending), &resources, topology)?;
             let root = options.output.clone().unwrap_or_else(|| default_output(&plan.name));
-            let meta = first_meta(plan, job, &resources, options, session_start);
+            let meta = first_meta(plan, job, &resources, options, session_start, interrupt);
             let dir = ResultDir::create(&root, job, meta).map_err(BatchError::Setup)?;
             (dir, Vec::new(), None, pending, slots)
         }
@@ -139,13 +134,13 @@ pub fn run_job(
 
     let mut rows = rows_from(plan, finished);
     let started = Instant::now();
-    let progress = Progress::new(options.progress, plan.runs.len(), rows.iter().flatten(), slots.slots.len());
+    let progress = Progress::new(options.progress, plan.runs.len(), present(&rows), slots.slots.len());
     let outcome = run_slots(plan, executor, &dir, &slots, &pending, &mut rows, progress, interrupt);
     let wall = started.elapsed();
 
     let interrupted = interrupt.is_set() && outcome.write_error.is_none();
     let final_write = SummaryWriter::new(dir.root().join(SUMMARY))
-        .write_now(rows.iter().flatten())
+        .write_now(present(&rows))
         .and_then(|()| end_session(&mut dir, interrupted));
 
     let root = dir.root().to_path_buf();
@@ -158,7 +153,7 @@ pub fn run_job(
 
     Ok(BatchEnd {
         root,
-        records: rows.into_iter().flatten().collect(),
+        records: rows.into_iter().flatten().map(|record| *record).collect(),
         ran: outcome.ran,
         not_started: pending.len() - outcome.ran,
         interrupted,
@@ -190,154 +185,37 @@ fn default_output(job_name: &str) -> PathBuf {
     Path::new("results").join(format!("{name}.{time}"))
 }
 
-/// The rows of the summary in plan order, filled with the records kept from earlier sessions.
-fn rows_from(plan: &Plan, finished: Vec<RunRecord>) -> Vec<Option<RunRecord>> {
+/// Builds the rows of the summary in plan order, filled with the records kept from earlier
+/// sessions. Rows are boxed so that a run not yet finished costs one pointer.
+fn rows_from(plan: &Plan, finished: Vec<RunRecord>) -> Vec<Option<Box<RunRecord>>> {
     let index_of: HashMap<&str, usize> = plan.runs.iter().enumerate().map(|(index, run)| (run.id.as_str(), index)).collect();
-    let mut rows: Vec<Option<RunRecord>> = vec![None; plan.runs.len()];
+    let mut rows: Vec<Option<Box<RunRecord>>> = vec![None; plan.runs.len()];
     for record in finished {
         if let Some(&index) = index_of.get(record.run_id.as_str()) {
-            rows[index] = Some(record);
+            rows[index] = Some(Box::new(record));
         }
     }
     rows
 }
 
-/// Removes the result files of interrupted attempts, unless the directory also holds the
-/// files of another run whose id continues it (`a` and `a/b`).
-fn clear_interrupted_files(dir: &ResultDir, plan: &Plan, interrupted: &[String]) {
-    for run_id in interrupted {
-        let prefix = format!("{run_id}/");
-        if plan.runs.iter().any(|run| run.id.starts_with(&prefix)) {
-            continue;
-        }
-        let _ = std::fs::remove_dir_all(dir.root().join(paths::files_dir(run_id)));
-    }
+/// Iterates over the finished rows in plan order.
+pub(super) fn present(rows: &[Option<Box<RunRecord>>]) -> impl Iterator<Item = &RunRecord> + Clone {
+    rows.iter().flatten().map(|record| &**record)
 }
 
-fn first_meta(plan: &Plan, job: &[u8], resources: &Resources, options: &BatchOptions, start: jiff::Timestamp) -> Meta {
-    Meta {
-        cellrun_version: env!("CARGO_PKG_VERSION").to_string(),
-        job_name: plan.name.clone(),
-        job_file: plan.job_file.clone(),
-        job_hash: meta::job_hash(job),
-        host: probe::host(&resources.cpus, resources.memory_bytes, options.cgroup_version.clone()),
-        tools: probe::tool_versions(&plan.tools, &plan.job_dir),
-        started_at: start.to_string(),
-        ended_at: None,
-        sessions: Vec::new(),
-    }
-}
-
-fn start_session(dir: &mut ResultDir, parallel: usize, start: jiff::Timestamp) -> Result<(), crate::results::ResultsError> {
-    let mut meta = dir.meta().clone();
-    meta.ended_at = None;
-    meta.sessions.push(Session {
-        started_at: start.to_string(),
-        ended_at: None,
-        job_hash: meta.job_hash.clone(),
-        parallel,
-        interrupted: false,
-    });
-    dir.write_meta(meta)
-}
-
-fn end_session(dir: &mut ResultDir, interrupted: bool) -> Result<(), crate::results::ResultsError> {
-    let now = jiff::Timestamp::now().to_string();
-    let mut meta = dir.meta().clone();
-    meta.ended_at = Some(now.clone());
-    if let Some(session) = meta.sessions.last_mut() {
-        session.ended_at = Some(now);
-        session.interrupted = interrupted;
-    }
-    dir.write_meta(meta)
-}
-
-/// What happened while the slots ran.
-struct SlotsOutcome {
-    ran: usize,
-    write_error: Option<crate::results::ResultsError>,
-    thread_error: Option<std::io::Error>,
-}
-
-/// Starts one thread per slot and handles their events until all have stopped.
-#[allow(clippy::too_many_arguments)]
-fn run_slots(
-    plan: &Plan,
-    executor: &dyn Executor,
-    dir: &ResultDir,
-    slots: &SlotPlan,
-    pending: &[usize],
-    rows: &mut [Option<RunRecord>],
-    mut progress: Progress,
-    interrupt: &Interrupt,
-) -> SlotsOutcome {
-    let (queue_sender, queue) = crossbeam_channel::unbounded();
+/// Removes result files left by earlier attempts of the runs about to start (interrupted, or
+/// running when cellrun was killed), unless a directory also contains the files of another run
+/// whose id continues it (`a` and `a/b`), because those files belong to the other run.
+fn clear_stale_files(dir: &ResultDir, plan: &Plan, pending: &[usize]) {
+    let parents: HashSet<&str> = plan
+        .runs
+        .iter()
+        .flat_map(|run| run.id.match_indices('/').map(|(at, _)| &run.id[..at]))
+        .collect();
     for &index in pending {
-        queue_sender.send(index).expect("the queue receiver is alive");
-    }
-    drop(queue_sender);
-
-    let shared = Shared { plan, executor, dir, queue, interrupt };
-    let (event_sender, events) = crossbeam_channel::unbounded();
-    let mut outcome = SlotsOutcome { ran: 0, write_error: None, thread_error: None };
-
-    std::thread::scope(|scope| {
-        for (slot, cpus) in slots.slots.iter().enumerate() {
-            let shared = &shared;
-            let sender = event_sender.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("slot-{slot}"))
-                .spawn_scoped(scope, move || run_slot(shared, slot, cpus, sender));
-            if let Err(error) = spawned {
-                outcome.thread_error = Some(error);
-                interrupt.trigger();
-                break;
-            }
-        }
-        drop(event_sender);
-        handle_events(plan, dir, &events, rows, &mut progress, interrupt, &mut outcome);
-    });
-
-    progress.finish();
-    outcome
-}
-
-fn handle_events(
-    plan: &Plan,
-    dir: &ResultDir,
-    events: &crossbeam_channel::Receiver<Event>,
-    rows: &mut [Option<RunRecord>],
-    progress: &mut Progress,
-    interrupt: &Interrupt,
-    outcome: &mut SlotsOutcome,
-) {
-    let mut summary = SummaryWriter::new(dir.root().join(SUMMARY));
-    let mut told_interrupt = false;
-
-    loop {
-        if interrupt.is_set() && !told_interrupt && outcome.write_error.is_none() {
-            progress.note("interrupted: stopping the running runs; press Ctrl+C again to exit at once");
-            told_interrupt = true;
-        }
-        match events.recv_timeout(TICK) {
-            Ok(Event::Started { slot, index }) => progress.started(slot, &plan.runs[index].id),
-            Ok(Event::Finished { slot, index, record }) => {
-                progress.finished(slot, &record);
-                rows[index] = Some(*record);
-                outcome.ran += 1;
-                if let Err(error) = summary.write_if_due(rows.iter().flatten()) {
-                    fail(outcome, error, interrupt);
-                }
-            }
-            Ok(Event::WriteFailed(error)) => fail(outcome, error, interrupt),
-            Err(RecvTimeoutError::Timeout) => progress.tick(),
-            Err(RecvTimeoutError::Disconnected) => break,
+        let run_id = plan.runs[index].id.as_str();
+        if !parents.contains(run_id) {
+            let _ = std::fs::remove_dir_all(dir.root().join(paths::files_dir(run_id)));
         }
     }
-}
-
-/// Records the first write error and stops the batch: results can no longer be kept.
-fn fail(outcome: &mut SlotsOutcome, error: crate::results::ResultsError, interrupt: &Interrupt) {
-    outcome.write_error.get_or_insert(error);
-    interrupt.trigger();
 }

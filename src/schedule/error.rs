@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::results::ResultsError;
 use crate::units::Bytes;
 
-/// Why the slots of a batch cannot be set up.
+/// A reason the slots of a batch cannot be set up.
 #[derive(Debug, Error)]
 pub enum ScheduleError {
     #[error("--parallel must be at least 1")]
@@ -33,7 +33,7 @@ pub enum ScheduleError {
     FilterMatchesNothing { pattern: String, total: usize },
 }
 
-/// Why a batch could not run or finish.
+/// A failure that stops a batch before or during its runs.
 #[derive(Debug, Error)]
 pub enum BatchError {
     #[error(transparent)]

@@ -1,7 +1,7 @@
 //! `--filter PATTERN`: which runs of the job to start.
 //!
 //! A pattern with any of `*`, `?`, `[` or `{` is a glob over the whole run id, where `*` also
-//! matches `/`; any other pattern selects the ids that contain it.
+//! matches `/`. Any other pattern selects the ids that contain it.
 
 use globset::{GlobBuilder, GlobMatcher};
 

@@ -7,11 +7,13 @@
 //! the batch.
 
 mod batch;
+mod dispatch;
 mod error;
 pub mod filter;
 mod interrupt;
 pub mod preflight;
 mod request;
+mod session;
 mod slot;
 pub mod topology;
 
@@ -34,7 +36,7 @@ pub trait Executor: Sync {
     /// outcome with termination reason `Killed`.
     fn execute(&self, request: &RunRequest, cancel: &AtomicBool) -> RunOutcome;
 
-    /// The CPUs and memory cellrun may give to runs.
+    /// Returns the CPUs and memory cellrun may give to runs.
     fn resources(&self) -> Resources;
 }
 

@@ -26,7 +26,7 @@ pub fn execute(run: &PlannedRun, slot: &SlotCpus, executor: &dyn Executor, dir: 
     let (outcome, log) = match dir.prepare_run(&run.id) {
         Ok((log, files)) => {
             let request = build_request(run, &log, &files, &cpus, slot);
-            (executor.execute(&request, cancel), Some(log))
+            (execute_guarded(executor, &request, cancel, started_at), Some(log))
         }
         Err(error) => (RunOutcome::failed(started_at, error.to_string()), None),
     };
@@ -37,7 +37,21 @@ pub fn execute(run: &PlannedRun, slot: &SlotCpus, executor: &dyn Executor, dir: 
     build_record(run, &outcome, judgement, &cpus, &log_relative)
 }
 
-/// The CPUs of `slot` that `run` uses: its `cores` limit of them, or all.
+/// Calls the executor, turning a panic into a failed run so that one bad run cannot end the
+/// batch and lose the summary.
+fn execute_guarded(executor: &dyn Executor, request: &RunRequest, cancel: &AtomicBool, started_at: jiff::Timestamp) -> RunOutcome {
+    let call = std::panic::AssertUnwindSafe(|| executor.execute(request, cancel));
+    std::panic::catch_unwind(call).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        RunOutcome::failed(started_at, format!("the executor panicked: {message}"))
+    })
+}
+
+/// Selects the CPUs of `slot` that `run` uses: as many as its `cores` limit, or all.
 fn cpus_for(run: &PlannedRun, slot: &SlotCpus) -> Vec<usize> {
     match run.settings.limits.cores {
         Some(cores) => slot.cpus.iter().copied().take(cores as usize).collect(),

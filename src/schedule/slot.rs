@@ -9,7 +9,7 @@ use super::Executor;
 use crate::plan::Plan;
 use crate::results::{ResultDir, ResultsError, RunRecord};
 
-/// What a slot tells the main thread.
+/// A message from a slot to the main thread.
 #[derive(Debug)]
 pub enum Event {
     Started { slot: usize, index: usize },
@@ -19,7 +19,7 @@ pub enum Event {
     WriteFailed(ResultsError),
 }
 
-/// What every slot shares.
+/// The state every slot shares.
 pub struct Shared<'a> {
     pub plan: &'a Plan,
     pub executor: &'a dyn Executor,

@@ -2,8 +2,8 @@
 //!
 //! Two hyperthreads of one physical core share its execution units and caches, so a run on
 //! one of them slows a run on the other. A slot therefore always takes whole physical cores:
-//! it gets `ceil(cores / threads per core)` of them and uses `cores` of their CPUs; the
-//! sibling left over stays idle rather than going to another slot. Each slot's cores come
+//! it gets `ceil(cores / threads per core)` of them and uses `cores` of their CPUs. A sibling
+//! left over stays idle rather than going to another slot. Each slot's cores come
 //! from one memory node when one node has enough, and its memory nodes are those of its CPUs.
 
 use std::collections::BTreeSet;
@@ -40,7 +40,7 @@ impl Topology {
         Topology { units }
     }
 
-    /// Every CPU of `cpus` as a physical core of its own on node 0.
+    /// Builds a topology where every CPU of `cpus` is a physical core of its own on node 0.
     pub fn flat(cpus: &[usize]) -> Topology {
         Topology::from_units(cpus.iter().map(|&cpu| CoreUnit { cpus: vec![cpu], node: 0 }).collect())
     }
@@ -82,7 +82,7 @@ impl Topology {
         &self.units
     }
 
-    /// Every usable CPU, ascending.
+    /// Returns a slot of every usable CPU, ascending, on every node.
     pub fn all_cpus(&self) -> SlotCpus {
         let cpus: BTreeSet<usize> = self.units.iter().flat_map(|unit| unit.cpus.iter().copied()).collect();
         let nodes: BTreeSet<usize> = self.units.iter().map(|unit| unit.node).collect();

@@ -14,6 +14,12 @@ fn string_list() -> Value {
     json!({"type": "array", "items": {"type": "string"}})
 }
 
+/// Command-line arguments: YAML reads `-1` or `10` as numbers, and the job file accepts them
+/// as the arguments they spell.
+fn argument_list() -> Value {
+    json!({"type": "array", "items": {"type": ["string", "number"]}})
+}
+
 fn limits() -> Value {
     let size = |description: &str| json!({"type": "string", "pattern": SIZE_PATTERN, "description": description});
     let duration = |description: &str| json!({"type": "string", "pattern": DURATION_PATTERN, "description": description});
@@ -90,8 +96,8 @@ fn named_map(value: Value) -> Value {
 
 /// Returns the JSON Schema (draft 2020-12) of job files.
 pub fn job_schema() -> Value {
-    let command = json!({"type": "array", "minItems": 1, "items": {"type": "string"}});
-    let config = json!({"oneOf": [string_list(), {"type": "null"}, object_with(json!({"options": string_list()}), &[])]});
+    let command = json!({"type": "array", "minItems": 1, "items": {"type": ["string", "number"]}});
+    let config = json!({"oneOf": [argument_list(), {"type": "null"}, object_with(json!({"options": argument_list()}), &[])]});
     let tool = object_with(
         json!({"command": command, "version": string_list(), "verdict": verdict(), "configs": named_map(config)}),
         &["command"],

@@ -60,6 +60,16 @@ pub fn judge_compiled(
     expected: Option<&str>,
 ) -> Judgement {
     let output = tool_output(log);
+    // Rules match the output with undecodable bytes written as `\xNN`, the rule of the CSV
+    // summary, so `.` matches across them and extracted values read as they will be stored.
+    let escaped;
+    let output = match std::str::from_utf8(output) {
+        Ok(_) => output,
+        Err(_) => {
+            escaped = crate::sandbox::path_text::escape_bytes(output);
+            escaped.as_bytes()
+        }
+    };
     let columns = rules.map(|rules| rules.columns(output)).unwrap_or_default();
 
     let (status, category, answer) = match read(rules, outcome, output) {

@@ -356,3 +356,13 @@ fn compiled_rules_are_reusable() {
     assert_eq!(first.category, Category::Correct);
     assert_eq!(second.category, Category::Wrong);
 }
+
+#[test]
+fn column_matches_across_undecodable_bytes() {
+    let rules = VerdictRules {
+        columns: vec![ColumnRule { name: "said".into(), pattern: "^(caf.*)$".into() }],
+        ..VerdictRules::default()
+    };
+    let judgement = judge(Some(&rules), &exited(0), b"caf\xc3\xa9 \xff;\n", None);
+    assert_eq!(judgement.columns.get("said").map(String::as_str), Some("café \\xFF;"));
+}

@@ -301,6 +301,51 @@ fn interrupt_cancels_array() {
     }
 }
 
+/// Runs `cellrun` (the copy `binary`) as the user `nobody` with `args` in `dir`.
+fn cellrun_as_nobody(binary: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new("runuser");
+    command.current_dir(dir).args(["-u", "nobody", "--", "env"]);
+    if let Some(conf) = std::env::var_os("SLURM_CONF") {
+        let mut setting = std::ffi::OsString::from("SLURM_CONF=");
+        setting.push(conf);
+        command.arg(setting);
+    }
+    command.arg(binary).args(args);
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runuser starts");
+    wait_output(child)
+}
+
+#[test]
+fn rootless_shards_match_local_run() {
+    if !require_slurm() {
+        return;
+    }
+    // Every directory up to the job and the binary must be open to `nobody`, which a
+    // checkout below /root is not, so both go to a fresh directory in /var/tmp.
+    let job = tempfile::tempdir_in("/var/tmp").expect("temp dir in /var/tmp");
+    let text = format!("unenforced_limits: accept\n{MIXED_JOB}");
+    common::write_file(job.path(), "job.yaml", &text);
+    for name in ["a-yes-sat", "b-yes-unsat", "c-no-unsat"] {
+        common::write_file(job.path(), &format!("inputs/{name}.txt"), "input\n");
+    }
+    let binary = job.path().join("cellrun");
+    std::fs::copy(env!("CARGO_BIN_EXE_cellrun"), &binary).expect("copy cellrun");
+    let chown = Command::new("chown").args(["-R", "nobody"]).arg(job.path()).status().expect("chown runs");
+    assert!(chown.success());
+
+    let local = cellrun_as_nobody(&binary, job.path(), &["run", "job.yaml", "--output", "local", "-q"]);
+    let shared = job.path().join("shared");
+    let slurm = cellrun_as_nobody(&binary, job.path(), &["run", "job.yaml", "--slurm", "--shards", "2", "--output", "shared", "-q"]);
+
+    assert_eq!(slurm.status.code(), local.status.code(), "stderr: {}", stderr(&slurm));
+    let expected = verdicts(&job.path().join("local"));
+    assert_eq!(expected.len(), 6, "the local batch ran every run");
+    assert!(expected.iter().all(|(_, status, _)| status != "failed"), "{expected:?}");
+    assert_eq!(verdicts(&shared), expected);
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(shared.join("status/0.json")).unwrap());
+    assert_eq!(owner, 65534, "the shard ran as nobody");
+}
+
 #[test]
 fn filter_divides_selected_runs() {
     if !require_slurm() {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The longest a campaign of these tests may take before the test fails.
+/// Maximum time a campaign of these tests may take before the test fails.
 const CAMPAIGN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Returns whether a SLURM cluster is configured, printing SKIP when it is not.
@@ -37,8 +37,8 @@ fn require_slurm() -> bool {
     false
 }
 
-/// A job of plain commands and tool runs whose statuses and categories differ: correct,
-/// wrong, error, timeout and runs without expected answer.
+/// A job of plain commands and tool runs with different statuses and categories: correct,
+/// wrong, error, timeout, and runs without an expected result.
 const MIXED_JOB: &str = r#"
 name: mixed
 tools:
@@ -68,7 +68,7 @@ fn mixed_job() -> tempfile::TempDir {
     dir
 }
 
-/// A job of `count` commands that each sleep for `seconds`.
+/// Writes a job of `count` commands that each sleep for `seconds`.
 fn sleeping_job(count: usize, seconds: u32) -> tempfile::TempDir {
     let mut text = String::from("name: sleeping\ncommands:\n");
     for index in 0..count {
@@ -114,7 +114,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The rows of a summary as column name → value maps.
+/// Reads the rows of a summary as maps from column name to value.
 fn summary_rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(dir.join("summary.csv")).expect("summary.csv readable");
     let headers = reader.headers().expect("summary header").clone();
@@ -289,7 +289,8 @@ fn interrupt_cancels_array() {
     assert!(started.elapsed() < Duration::from_secs(30), "cancelling took {:?}", started.elapsed());
     let job_id = job_ids(&shared)[0].clone();
     let states = squeue_states(&job_id);
-    assert!(!states.contains("RUNNING") && !states.contains("PENDING"), "{states}");
+    assert!(!states.contains("RUNNING"), "{states}");
+    assert!(!states.contains("PENDING"), "{states}");
     for shard in 0..2 {
         let status = read_json(&shared.join(format!("status/{shard}.json")));
         assert_eq!(status["state"], "interrupted", "shard {shard}");

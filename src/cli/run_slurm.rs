@@ -74,7 +74,7 @@ pub fn select_shard(args: &RunArgs, plan: &mut Plan) -> Result<(), SlurmError> {
     Ok(())
 }
 
-/// The result directory to create and the one to resume: those of the shard for
+/// Returns the result directory to create and the one to resume. These are the shard's for
 /// `--shard-of`, else those of `--output` and `--resume`.
 pub fn result_dirs(args: &RunArgs) -> (Option<PathBuf>, Option<PathBuf>) {
     match (&args.slurm.shard_of, &args.slurm.shard) {
@@ -87,7 +87,7 @@ pub fn result_dirs(args: &RunArgs) -> (Option<PathBuf>, Option<PathBuf>) {
     }
 }
 
-/// The executor narrowed to this task's allocation when cellrun runs inside a SLURM job.
+/// Narrows `executor` to this task's allocation when cellrun runs inside a SLURM job.
 pub fn within_allocation(executor: Box<dyn Executor>) -> Box<dyn Executor> {
     match std::env::var_os("SLURM_JOB_ID") {
         Some(_) => Box::new(AllocatedExecutor::new(executor)),
@@ -174,8 +174,8 @@ pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError
     follow(&dir, plan, args.quiet)
 }
 
-/// The `sbatch` arguments: the user's, and requests for the CPUs and memory of one slot
-/// unless the user's arguments make their own.
+/// Builds the `sbatch` arguments: requests for the CPUs and memory of one slot, unless the
+/// user's arguments make their own, then the user's.
 fn sbatch_args(plan: &Plan, user: &[String]) -> Vec<String> {
     let names = |names: &[&str]| user.iter().any(|arg| names.iter().any(|name| arg == name || arg.starts_with(&format!("{name}="))));
     let cores = plan.runs.iter().filter_map(|run| run.settings.limits.cores).max().unwrap_or(1).max(1) as u64;
@@ -196,7 +196,7 @@ fn sbatch_args(plan: &Plan, user: &[String]) -> Vec<String> {
     args
 }
 
-/// The options of this `cellrun run` that every shard repeats.
+/// Collects the options of this `cellrun run` that every shard repeats.
 fn run_options(args: &RunArgs) -> Vec<String> {
     let mut options = Vec::new();
     if let Some(parallel) = args.parallel {

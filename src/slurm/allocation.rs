@@ -1,7 +1,7 @@
 //! The CPUs and memory of a shard: what SLURM allocated to its task.
 //!
-//! A cluster with SLURM's cgroup or affinity task plugin confines a task to its CPUs, and
-//! the executor already reads its cgroup's cpuset; the CPU affinity of the process narrows
+//! A cluster with SLURM's cgroup or affinity task plugin confines a task to its CPUs. The
+//! executor already reads its cgroup's cpuset, and the CPU affinity of the process narrows
 //! that further. A cluster without either plugin lets the task see every CPU of the node.
 //! Then `SLURM_CPUS_ON_NODE` still says how many CPUs the task may use, and cellrun takes
 //! that many of the visible ones, so its slots never outnumber the allocation. Memory is
@@ -44,7 +44,7 @@ pub fn allocated_resources(resources: Resources, affinity: &[usize], variable: i
     Resources { cpus, memory_nodes: resources.memory_nodes, memory_bytes }
 }
 
-/// The CPUs this process may run on.
+/// Returns the CPUs this process may run on.
 pub fn affinity() -> Vec<usize> {
     match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
         Ok(set) => (0..nix::sched::CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap_or(false)).collect(),

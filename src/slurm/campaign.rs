@@ -56,7 +56,7 @@ impl CampaignDir {
         self.root.join("slurm-logs")
     }
 
-    /// Whether shard `shard` has a result directory to resume.
+    /// Returns whether shard `shard` has a result directory to resume.
     pub fn shard_started(&self, shard: usize) -> bool {
         self.shard_dir(shard).join(META).is_file()
     }
@@ -122,12 +122,12 @@ impl Campaign {
         Ok(atomic::write(&dir.campaign_file(), &text)?)
     }
 
-    /// The number of times `shard` was submitted.
+    /// Counts the submissions of `shard`.
     pub fn attempts(&self, shard: usize) -> usize {
         self.submissions.iter().filter(|submission| submission.shards.contains(&shard)).count()
     }
 
-    /// The job id of the latest submission of `shard`.
+    /// Returns the job id of the latest submission of `shard`.
     pub fn latest_job(&self, shard: usize) -> Option<&JobId> {
         self.submissions.iter().rev().find(|submission| submission.shards.contains(&shard)).map(|submission| &submission.job_id)
     }

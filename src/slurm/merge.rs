@@ -25,7 +25,7 @@ use crate::results::meta::{self, Host, Meta, Session};
 use crate::results::{JOURNAL, META, RunRecord, SUMMARY, atomic, journal, paths, summary};
 use crate::schedule::RunFilter;
 
-/// What a merge wrote.
+/// The result of a merge.
 #[derive(Debug)]
 pub struct MergeReport {
     pub root: PathBuf,
@@ -138,7 +138,7 @@ fn read_shard(dir: &CampaignDir, shard: usize) -> Result<ShardRead, SlurmError> 
     Ok(ShardRead { status, meta, records })
 }
 
-/// The last record of each run id, in the order the ids first appear.
+/// Keeps the last record of each run id, in the order the ids first appear.
 fn last_records(records: Vec<RunRecord>) -> Vec<RunRecord> {
     let mut position: HashMap<String, usize> = HashMap::new();
     let mut kept: Vec<RunRecord> = Vec::new();
@@ -245,8 +245,8 @@ fn write_meta(root: &Path, campaign: &Campaign, plan: &Plan, shards: &[ShardRead
     Ok(atomic::write(&root.join(META), &text)?)
 }
 
-/// The first shard's meta data with the earliest start, the latest end (once every shard
-/// has ended) and the sessions of all shards in order of their start.
+/// Builds the merged meta data from the first shard's, with the earliest start, the latest
+/// end (once every shard has ended) and the sessions of all shards in order of their start.
 fn base_meta(shards: &[ShardRead]) -> Option<Meta> {
     let metas: Vec<&Meta> = shards.iter().filter_map(|read| read.meta.as_ref()).collect();
     let mut base = (*metas.first()?).clone();

@@ -1,7 +1,7 @@
 //! Running a job file on a SLURM cluster: shards, a batch script, an array job, a merge.
 //!
-//! The submitting cellrun splits the runs of a job into shards (run `i` goes to shard
-//! `i mod N`, so the same job file always gives the same shards), writes a batch script and
+//! The submitting cellrun splits the runs of a job into shards. Run `i` goes to shard
+//! `i mod N`, so the same job file always gives the same shards. It writes a batch script and
 //! a campaign file into a shared directory and submits one array job. Each array task runs
 //! `cellrun run --shard I/N`, which is an ordinary batch over the runs of its shard with the
 //! same containers, cgroups and measurements as a local batch. It writes a normal result

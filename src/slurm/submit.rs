@@ -11,7 +11,7 @@ use crate::results::{JOB_COPY, atomic, meta};
 /// Submissions of one shard after which cellrun stops submitting it again.
 pub const DEFAULT_MAX_ATTEMPTS: usize = 3;
 
-/// What a new campaign is made of.
+/// The parts of a new campaign.
 #[derive(Clone, Debug)]
 pub struct NewCampaign {
     /// Absolute.

@@ -1,7 +1,7 @@
 //! Following a campaign: the state of each shard, resubmitting lost shards, and Ctrl+C.
 //!
 //! A shard's state comes first from its status file: `finished` is final. Otherwise the
-//! state of its latest array task says whether it is pending or running. A task that SLURM
+//! state of its latest array task tells whether it is pending or running. A task that SLURM
 //! reports as ended, or no longer knows, while the status file is not final was lost. It is
 //! submitted again with the same script, which continues its result directory, until it
 //! was submitted [`super::Campaign::max_attempts`] times; then cellrun gives up on it.
@@ -27,14 +27,14 @@ const POLL_MAX: Duration = Duration::from_secs(5);
 /// that a shared file system shows late does not cause a needless resubmission.
 const LOST_GRACE: Duration = Duration::from_secs(2);
 
-/// Failed `squeue` calls in a row after which watching stops with the error; at the longest
-/// interval that is about a minute, enough for a controller to restart.
+/// Maximum number of failed `squeue` calls in a row before watching stops with the error.
+/// At the longest interval that is about a minute, enough for a controller to restart.
 const MAX_QUERY_FAILURES: usize = 12;
 
 /// How long cellrun waits for cancelled tasks to end after Ctrl+C.
 const CANCEL_WAIT: Duration = Duration::from_secs(60);
 
-/// How one shard stands.
+/// The state of one shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ShardView {
     Pending,
@@ -77,12 +77,12 @@ impl Overview {
         self.shards.iter().map(|shard| shard.runs).sum()
     }
 
-    /// Whether no shard is pending, running or waiting to be submitted again.
+    /// Returns whether no shard is pending, running or waiting to be submitted again.
     pub fn ended(&self) -> bool {
         self.shards.iter().all(|shard| matches!(shard.view, ShardView::Finished | ShardView::GaveUp(_)))
     }
 
-    /// One line: shards per state and runs done.
+    /// Formats one line with the shards per state and the runs done.
     pub fn line(&self) -> String {
         let lost = self.count(|view| matches!(view, ShardView::Lost(_)));
         let gave_up = self.count(|view| matches!(view, ShardView::GaveUp(_)));
@@ -140,7 +140,7 @@ pub fn overview(
     Ok(Overview { shards })
 }
 
-/// The view of a shard from its status file and its latest task's state.
+/// Derives the view of a shard from its status file and its latest task's state.
 fn classify(status: Option<&ShardStatus>, task: Option<&TaskState>, last_attempt: bool) -> ShardView {
     if status.is_some_and(|status| status.state == ShardState::Finished) {
         return ShardView::Finished;
@@ -160,13 +160,13 @@ fn classify(status: Option<&ShardStatus>, task: Option<&TaskState>, last_attempt
     if last_attempt { ShardView::GaveUp(reason) } else { ShardView::Lost(reason) }
 }
 
-/// The complete lines in a shard's journal: its runs done, counting a run that ran in two
-/// attempts twice until the second attempt rewrote the journal.
+/// Counts the complete lines in a shard's journal, which are its runs done. A run recorded
+/// by two attempts counts twice until the second attempt rewrites the journal.
 fn journal_lines(dir: &CampaignDir, shard: usize) -> usize {
     std::fs::read(dir.shard_dir(shard).join(JOURNAL)).map(|bytes| bytes.iter().filter(|&&byte| byte == b'\n').count()).unwrap_or(0)
 }
 
-/// What the watcher is told to do.
+/// Settings of [`watch`].
 pub struct WatchOptions<'a> {
     pub total_runs: usize,
     /// Progress lines to stderr.
@@ -174,7 +174,7 @@ pub struct WatchOptions<'a> {
     pub interrupt: &'a Interrupt,
 }
 
-/// How watching ended.
+/// The end of [`watch`].
 #[derive(Debug)]
 pub enum WatchEnd {
     /// Every shard finished or was given up on.
@@ -244,7 +244,8 @@ pub fn watch(dir: &CampaignDir, scheduler: &dyn Scheduler, options: &WatchOption
     }
 }
 
-/// The lost shards that have looked lost for [`LOST_GRACE`]; forgets shards no longer lost.
+/// Returns the shards that have looked lost for [`LOST_GRACE`], and drops the shards that
+/// no longer look lost from `lost_since`.
 fn lost_due(view: &Overview, lost_since: &mut HashMap<usize, Instant>) -> Vec<usize> {
     let lost: Vec<usize> =
         view.shards.iter().filter(|shard| matches!(shard.view, ShardView::Lost(_))).map(|shard| shard.shard).collect();

@@ -7,10 +7,15 @@
 //! SHARED/shards/<i>/           the result directory of shard i
 //! SHARED/status/<i>.json       the status file of shard i, written by the shard
 //! SHARED/slurm-logs/<job>_<i>.out   standard output and error of each array task
+//! SHARED/follow.lock           locked by the cellrun that follows the campaign
 //! SHARED/summary.csv, runs.jsonl, meta.json, logs/, files/   the merged results
 //! ```
 
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +25,7 @@ use crate::results::{META, atomic};
 
 pub const CAMPAIGN_FILE: &str = "slurm.json";
 pub const SCRIPT_FILE: &str = "cellrun.sbatch";
+pub const FOLLOW_LOCK: &str = "follow.lock";
 
 /// The paths inside a campaign's shared directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +65,33 @@ impl CampaignDir {
     /// Returns whether shard `shard` has a result directory to resume.
     pub fn shard_started(&self, shard: usize) -> bool {
         self.shard_dir(shard).join(META).is_file()
+    }
+
+    /// Locks the campaign for this process as its only follower, until the returned lock
+    /// is dropped. The lock is an exclusive `flock`, which the kernel releases when the
+    /// process ends, however it ends.
+    pub fn lock_follower(&self) -> Result<Flock<File>, SlurmError> {
+        let path = self.root.join(FOLLOW_LOCK);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| SlurmError::Write { path: path.clone(), source })?;
+        let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(mut file, _)| {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            SlurmError::AlreadyFollowed { path: self.root.clone(), pid: pid.trim().to_string() }
+        })?;
+
+        let write_pid = |file: &mut File| {
+            file.set_len(0)?;
+            file.seek(SeekFrom::Start(0))?;
+            writeln!(file, "{}", std::process::id())
+        };
+        write_pid(&mut lock).map_err(|source| SlurmError::Write { path, source })?;
+        Ok(lock)
     }
 
     /// Creates the subdirectories of a new campaign.
@@ -130,5 +163,24 @@ impl Campaign {
     /// Returns the job id of the latest submission of `shard`.
     pub fn latest_job(&self, shard: usize) -> Option<&JobId> {
         self.submissions.iter().rev().find(|submission| submission.shards.contains(&shard)).map(|submission| &submission.job_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_follower_rejected() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = CampaignDir::new(root.path());
+        let first = dir.lock_follower().unwrap();
+
+        let error = dir.lock_follower().unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(&format!("process {}", std::process::id())), "{message}");
+
+        drop(first);
+        assert!(dir.lock_follower().is_ok());
     }
 }

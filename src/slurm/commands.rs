@@ -34,7 +34,7 @@ impl Scheduler for SlurmCommands {
     }
 
     fn cancel(&self, job: &JobId) -> Result<(), SlurmError> {
-        run("scancel", &[job.0.clone()]).map(|_| ())
+        run("scancel", std::slice::from_ref(&job.0)).map(|_| ())
     }
 }
 

@@ -43,6 +43,11 @@ pub enum SlurmError {
          restore it, or start a new campaign with another --output"
     )]
     JobChanged { path: PathBuf, recorded: String, current: String },
+    #[error(
+        "another cellrun (process {pid}) follows the campaign in {path}; wait for it or stop it first, \
+         because two followers would submit the same lost shard twice"
+    )]
+    AlreadyFollowed { path: PathBuf, pid: String },
     #[error("cannot handle Ctrl+C and SIGTERM: {0}")]
     Signals(io::Error),
     #[error(transparent)]

@@ -185,6 +185,7 @@ pub enum WatchEnd {
 
 /// Follows the campaign in `dir` until every shard has ended, submitting lost shards again.
 pub fn watch(dir: &CampaignDir, scheduler: &dyn Scheduler, options: &WatchOptions<'_>) -> Result<WatchEnd, SlurmError> {
+    let _follower = dir.lock_follower()?;
     let mut campaign = Campaign::read(dir)?;
     let mut interval = POLL_MIN;
     let mut last_line = String::new();

@@ -147,6 +147,10 @@ fn job_ids(shared: &Path) -> Vec<String> {
     campaign["submissions"].as_array().unwrap().iter().map(|submission| submission["job_id"].as_str().unwrap().to_string()).collect()
 }
 
+fn shard_journal(shared: &Path, shard: usize) -> String {
+    std::fs::read_to_string(shared.join(format!("shards/{shard}/runs.jsonl"))).unwrap_or_default()
+}
+
 fn shard_journal_lines(shared: &Path, shard: usize) -> usize {
     std::fs::read_to_string(shared.join(format!("shards/{shard}/runs.jsonl"))).map(|text| text.lines().count()).unwrap_or(0)
 }
@@ -223,7 +227,7 @@ fn killed_shard_resubmitted() {
     let ids: Vec<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
     assert_eq!(ids, expected);
     for (id, status, _) in &rows {
-        assert_eq!(status, "done", "run {id}");
+        assert_eq!(status, "done", "run {id}; journal of shard 0 before the merge: {}", shard_journal(&shared, 0));
     }
     let status = read_json(&shared.join("status/0.json"));
     assert_eq!(status["state"], "finished");

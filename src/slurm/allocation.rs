@@ -12,11 +12,13 @@
 //! signal, or with its supervisor gone, before cellrun's own interrupt handling kills it.
 //! Under SLURM, a run that ends while the shard is interrupted therefore counts as killed by
 //! the interrupt, so that a resumed shard runs it again instead of keeping a spurious
-//! failure.
+//! failure. A run that ends by SIGTERM or SIGKILL, or without an exit status, waits up to
+//! [`SIGNAL_SPREAD`] for the interrupt, which may reach cellrun a little after the run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::sandbox::{RunOutcome, RunRequest, TerminationReason};
+use crate::sandbox::{ExitStatus, RunOutcome, RunRequest, TerminationReason};
 use crate::schedule::{Executor, Resources};
 
 const MIB: u64 = 1024 * 1024;
@@ -52,6 +54,28 @@ pub fn affinity() -> Vec<usize> {
     }
 }
 
+/// Time within which SLURM's SIGTERM reaches cellrun after it reached a run's processes,
+/// because slurmstepd signals the processes of a task one after the other.
+const SIGNAL_SPREAD: Duration = Duration::from_millis(500);
+
+/// Returns whether `outcome` may come from SLURM's SIGTERM or SIGKILL to the run's
+/// processes: the tool died of one of them, or its supervisor ended without an exit status.
+fn may_be_slurm_signal(outcome: &RunOutcome) -> bool {
+    match outcome.exit {
+        Some(ExitStatus::Signaled(signal)) => signal == libc::SIGTERM || signal == libc::SIGKILL,
+        Some(ExitStatus::Exited(_)) => false,
+        None => true,
+    }
+}
+
+/// Waits until `cancel` is set, at most `limit`.
+fn wait_for_interrupt(cancel: &AtomicBool, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !cancel.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// An executor that offers only the resources of a SLURM allocation.
 pub struct AllocatedExecutor {
     inner: Box<dyn Executor>,
@@ -70,6 +94,9 @@ impl Executor for AllocatedExecutor {
     fn execute(&self, request: &RunRequest, cancel: &AtomicBool) -> RunOutcome {
         let mut outcome = self.inner.execute(request, cancel);
         let limit_reached = !matches!(outcome.termination, None | Some(TerminationReason::Failed));
+        if !limit_reached && may_be_slurm_signal(&outcome) {
+            wait_for_interrupt(cancel, SIGNAL_SPREAD);
+        }
         if cancel.load(Ordering::SeqCst) && !limit_reached {
             outcome.termination = Some(TerminationReason::Killed);
         }
@@ -136,6 +163,33 @@ mod tests {
             let interrupted = wrap(termination).execute(&request(), &AtomicBool::new(true));
             assert_eq!(interrupted.termination, Some(TerminationReason::Killed), "{termination:?}");
         }
+    }
+
+    #[test]
+    fn interrupt_arriving_after_signal_counts() {
+        struct Terminated;
+        impl Executor for Terminated {
+            fn execute(&self, _request: &RunRequest, _cancel: &AtomicBool) -> RunOutcome {
+                let mut outcome = RunOutcome::failed(jiff::Timestamp::now(), String::new());
+                outcome.termination = None;
+                outcome.exit = Some(ExitStatus::Signaled(libc::SIGTERM));
+                outcome
+            }
+            fn resources(&self) -> Resources {
+                machine()
+            }
+        }
+
+        let executor = AllocatedExecutor { inner: Box::new(Terminated), resources: machine() };
+        let cancel = AtomicBool::new(false);
+        let outcome = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                cancel.store(true, Ordering::SeqCst);
+            });
+            executor.execute(&request(), &cancel)
+        });
+        assert_eq!(outcome.termination, Some(TerminationReason::Killed));
     }
 
     #[test]

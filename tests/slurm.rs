@@ -232,6 +232,7 @@ fn killed_shard_resubmitted() {
     let status = read_json(&shared.join("status/0.json"));
     assert_eq!(status["state"], "finished");
     assert_eq!(status["slurm_job_id"].as_str(), Some(job_ids(&shared)[1].as_str()));
+    assert_eq!(common::leftovers(), Vec::<String>::new(), "the cancelled shard left cgroups, mounts or scratch behind");
 }
 
 #[test]
@@ -304,6 +305,7 @@ fn interrupt_cancels_array() {
     for (id, status, _) in &rows {
         assert_eq!(status, "interrupted", "run {id}");
     }
+    assert_eq!(common::leftovers(), Vec::<String>::new(), "the cancelled shards left cgroups, mounts or scratch behind");
 }
 
 /// Runs `cellrun` (the copy `binary`) as the user `nobody` with `args` in `dir`.

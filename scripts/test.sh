@@ -5,4 +5,4 @@
 # which parallel tests on a small machine would disturb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --locked -- --test-threads=1
+cargo test --locked --no-fail-fast -- --test-threads=1

@@ -95,3 +95,22 @@ fn c14_newline_in_task_name_rejected() {
     assert!(stderr.contains("control characters"), "{stderr}");
     assert!(stderr.contains("job.yaml:"), "{stderr}");
 }
+
+#[test]
+fn c13_skipped_result_files_noted_in_journal() {
+    if !require_root() {
+        return;
+    }
+    let dir = test_dir("c13-notes");
+    let job = "defaults:\n  result_files: ['out/*']\ncommands:\n  fifo:\n    command: [sh, -c, 'mkdir out; mkfifo out/pipe; echo ok > out/good.txt']\n";
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+    let output = run_batch(&dir, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let journal = std::fs::read_to_string(dir.join("out/runs.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(record["files"], 1);
+    let notes = record["notes"].as_array().expect("a notes list");
+    assert!(notes.iter().any(|note| note.as_str().unwrap().contains("out/pipe not copied")), "{notes:?}");
+    assert!(dir.join("out/files/fifo/out/good.txt").is_file());
+}

@@ -73,7 +73,7 @@ fn preflight_rejects_too_many_slots() {
 
     assert!(matches!(error, BatchError::Schedule(ScheduleError::TooManyCores { slots: 5, fit: 4, .. })), "{error}");
     let message = error.to_string();
-    assert!(message.contains("need 10 CPUs"), "{message}");
+    assert!(message.contains("need 10 CPU(s)"), "{message}");
     assert!(message.contains("--parallel 4"), "{message}");
     assert!(!job.output().exists(), "no result directory before the first run");
     assert!(executor.counts().is_empty());

@@ -21,7 +21,7 @@ pub const WRITE_EXIT: i32 = 3;
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0    the batch completed
-  1    a run's category is in the job's `fail_on` list
+  1    a run could not be started, or a run's category is in the job's `fail_on` list
   2    invalid job file or command line, or the batch could not start (see the message)
   3    the result directory could not be written during the batch
   130  interrupted by Ctrl+C or SIGTERM; continue with --resume DIR";

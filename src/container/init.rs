@@ -207,12 +207,23 @@ fn start_tool(config: &InitConfig) -> Result<StartedTool, String> {
             send(&Message::ToolStarted(started));
             Ok(StartedTool { pid })
         }
-        Err(message) => {
-            let _ = waitpid(pid, None);
-            Err(message)
-        }
+        Err(message) => match waitpid(pid, None) {
+            Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) if report_is_empty(&message) => Err(
+                "the tool process was killed (SIGKILL) before it could execute the tool; a memory limit \
+                 this small cannot start any program, so raise it"
+                    .to_string(),
+            ),
+            _ => Err(message),
+        },
     }
 }
+
+fn report_is_empty(message: &str) -> bool {
+    message == NO_REPORT
+}
+
+/// The message when the tool process ended without reporting a start or an error.
+const NO_REPORT: &str = "the tool process ended before it could execute the tool";
 
 /// Reads what the tool process reported before `execve`: its start time, or why it failed.
 fn parse_report(report: &[u8]) -> Result<u64, String> {
@@ -226,7 +237,7 @@ fn parse_report(report: &[u8]) -> Result<u64, String> {
         [tag, time @ ..] if *tag == tool::START_TAG && time.len() == 8 => {
             Ok(u64::from_le_bytes(time.try_into().expect("eight bytes")))
         }
-        _ => Err("the tool process ended before it could execute the tool".to_string()),
+        _ => Err(NO_REPORT.to_string()),
     }
 }
 

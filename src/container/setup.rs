@@ -193,8 +193,9 @@ fn hint_for(step: &MountStep, errno: nix::Error) -> String {
     let path = step.container_path().display();
     match (step, errno) {
         (MountStep::Overlay { .. }, _) => format!(
-            "; the kernel refused an overlay for {path}: give it another mode in the job file, \
-             for example `read_only: [{path}]` or `hidden: [{path}]`"
+            "; the kernel rejected an overlay for {path}: give it another mode, for example \
+             `read_only: [{path}]` or `hidden: [{path}]` in the job file (`--read-only-dir {path}` \
+             or `--hidden-dir {path}` for cellrun exec)"
         ),
         (MountStep::Bind { .. }, nix::Error::EACCES | nix::Error::EPERM) => {
             format!("; cellrun cannot access {path}: give it the mode `hidden` or make it readable")

@@ -14,7 +14,7 @@ const SLOWEST: usize = 5;
 /// slowest runs and the result directory.
 pub fn render(end: &BatchEnd, job_file: &Path) -> String {
     let mut lines = vec![format!(
-        "cellrun: {} runs in the summary, {} run in this session, results in {}",
+        "cellrun: {} run(s) in the summary, {} of them in this session, results in {}",
         end.records.len(),
         end.ran,
         end.root.display()
@@ -104,6 +104,7 @@ mod tests {
             failure: None,
             output_truncated: false,
             columns: BTreeMap::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -131,6 +131,7 @@ mod tally_tests {
             failure: None,
             output_truncated: false,
             columns: BTreeMap::new(),
+            notes: Vec::new(),
         }
     }
 

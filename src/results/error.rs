@@ -23,8 +23,8 @@ pub enum ResultsError {
     #[error("invalid {path}: {message}")]
     InvalidMeta { path: PathBuf, message: String },
     #[error(
-        "the job file {job_file} changed since the batch in {dir} started (job hash {current}, was {recorded}); \
-         start a new batch with another --output, or pass --force-resume to keep the finished runs anyway"
+        "the job file differs from the one the batch in {dir} started with ({job_file}, job hash {recorded}; \
+         now {current}); start a new batch with another --output, or pass --force-resume to keep the finished runs anyway"
     )]
     JobChanged { dir: PathBuf, job_file: PathBuf, recorded: String, current: String },
     #[error("cannot write the summary {path}: {source}")]

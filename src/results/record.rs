@@ -40,6 +40,10 @@ pub struct RunRecord {
     pub output_truncated: bool,
     /// Extra values extracted from the output by the tool's `columns:` rules.
     pub columns: BTreeMap<String, String>,
+    /// Remarks that fit no column, such as result files that matched a pattern but were not
+    /// copied. Stored in the journal only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]
@@ -70,6 +74,7 @@ pub(crate) mod tests {
             failure: None,
             output_truncated: false,
             columns: BTreeMap::new(),
+            notes: Vec::new(),
         }
     }
 }

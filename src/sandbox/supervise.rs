@@ -330,6 +330,15 @@ impl Watch {
             outcome.failure = Some("the container ended before the tool started".to_string());
             return outcome;
         }
+        if self.tool_exited.is_none() && outcome.termination.is_none() {
+            outcome.termination = Some(TerminationReason::Failed);
+            outcome.failure = Some(
+                "the container ended before the tool's main process did; its helper or init was killed \
+                 from outside cellrun"
+                    .to_string(),
+            );
+            return outcome;
+        }
         classify_limits(&mut outcome, &self.limits, self.walltime_limit, oom_kills);
         outcome
     }

@@ -54,11 +54,17 @@ pub struct BatchEnd {
 }
 
 impl BatchEnd {
-    /// 130 when interrupted, 1 when a run's category is in `fail_on`, else 0.
+    /// Returns 130 when interrupted, 1 when a run could not start or its category is in
+    /// `fail_on`, else 0.
+    ///
+    /// A run that could not be started (termination reason `failed`) also gives 1, whatever
+    /// `fail_on` says: a container that cannot be set up is a problem of the machine or the
+    /// job file that the user must see.
     pub fn exit_code(&self, fail_on: &[Category]) -> i32 {
+        let failed_to_start = self.records.iter().any(|record| record.termination_reason.as_deref() == Some("failed"));
         if self.interrupted {
             INTERRUPTED_EXIT
-        } else if self.records.iter().any(|record| fail_on.contains(&record.category)) {
+        } else if failed_to_start || self.records.iter().any(|record| fail_on.contains(&record.category)) {
             1
         } else {
             0

@@ -13,8 +13,9 @@ pub enum ScheduleError {
     #[error("--parallel must be at least 1")]
     ZeroParallel,
     #[error(
-        "{slots} parallel runs of {cores} cores need {needed} CPUs, but cellrun may use {available} CPUs \
-         in {physical} physical cores, and hyperthreads of one core never go to two runs; \
+        "{slots} parallel runs with {cores} core(s) each need {needed} CPU(s), but cellrun may use {available} CPU(s) \
+         in {physical} physical core(s), and hyperthreads of one core never go to two runs \
+         (a run without a `cores` limit gets one core); \
          run with `--parallel {fit}` or lower `cores` in the job file"
     )]
     TooManyCores { slots: usize, cores: usize, needed: usize, available: usize, physical: usize, fit: usize },

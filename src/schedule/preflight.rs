@@ -164,8 +164,8 @@ mod tests {
         let error = plan_slots(Some(3), &refs, &resources(4, 1 << 30), &Topology::flat(&[0, 1, 2, 3])).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("3 parallel runs"), "{message}");
-        assert!(message.contains("6 CPUs"), "{message}");
-        assert!(message.contains("4 CPUs"), "{message}");
+        assert!(message.contains("6 CPU(s)"), "{message}");
+        assert!(message.contains("4 CPU(s)"), "{message}");
         assert!(message.contains("--parallel 2"), "{message}");
     }
 
@@ -197,7 +197,7 @@ mod tests {
         let runs = vec![run(Some(1), None); 4];
         let refs: Vec<_> = runs.iter().collect();
         let error = plan_slots(Some(3), &refs, &resources(4, 1 << 30), &topology).unwrap_err();
-        assert!(error.to_string().contains("2 physical cores"), "{error}");
+        assert!(error.to_string().contains("2 physical core(s)"), "{error}");
     }
 
     #[test]

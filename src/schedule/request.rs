@@ -118,5 +118,15 @@ pub fn build_record(run: &PlannedRun, outcome: &RunOutcome, judgement: Judgement
         failure: outcome.failure.clone(),
         output_truncated: outcome.output_truncated,
         columns: judgement.columns,
+        notes: skipped_file_notes(outcome),
     }
+}
+
+/// One note per result file that matched a pattern but was not copied.
+fn skipped_file_notes(outcome: &RunOutcome) -> Vec<String> {
+    outcome
+        .skipped_files
+        .iter()
+        .map(|file| format!("result file {} not copied: {}", crate::sandbox::path_text::escape_path(&file.path), file.reason))
+        .collect()
 }

@@ -64,6 +64,8 @@ pub enum SpecError {
     TaskSource { name: String },
     #[error("directory `{path}` does not exist; create it or remove it from `dirs`")]
     DirNotFound { path: PathBuf },
+    #[error("directory `{path}` cannot be accessed ({reason}); make it and its parents readable, or remove it from `dirs`")]
+    DirNotAccessible { path: PathBuf, reason: String },
     #[error("directory `{path}` is given two modes here, `{first}` and `{second}`; keep one")]
     ConflictingDirModes { path: PathBuf, first: &'static str, second: &'static str },
     #[error("working directory `{path}` does not exist")]

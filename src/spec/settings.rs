@@ -139,9 +139,17 @@ fn read_dirs(raw: &RawDirs, context: &mut LayerContext<'_>) -> Vec<(PathBuf, Dir
     for (mode, paths) in lists {
         for path in paths.iter().flatten() {
             let resolved = absolute(context.job_dir, &path.value);
-            if !resolved.exists() {
-                context.report(pos_of(path), SpecError::DirNotFound { path: resolved });
-                continue;
+            match std::fs::metadata(&resolved) {
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    context.report(pos_of(path), SpecError::DirNotFound { path: resolved });
+                    continue;
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    context.report(pos_of(path), SpecError::DirNotAccessible { path: resolved, reason });
+                    continue;
+                }
             }
             if let Some(first) = seen.get(&resolved) {
                 let error = SpecError::ConflictingDirModes { path: resolved, first: first.key(), second: mode.key() };

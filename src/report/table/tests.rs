@@ -30,6 +30,7 @@ fn record(
         failure: None,
         output_truncated: false,
         columns: BTreeMap::new(),
+        notes: Vec::new(),
     }
 }
 

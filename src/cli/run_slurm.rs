@@ -246,7 +246,11 @@ pub fn follow(dir: &CampaignDir, plan: &Plan, quiet: bool) -> Result<i32, SlurmE
         );
         return Ok(SHARD_FAILED_EXIT);
     }
-    Ok(if report.records.iter().any(|record| plan.fail_on.contains(&record.category)) { 1 } else { 0 })
+    // The rule of a local batch: 1 when a run could not be started or its category is in
+    // the job's `fail_on` list.
+    let failed_to_start = report.records.iter().any(|record| record.termination_reason.as_deref() == Some("failed"));
+    let failing_category = report.records.iter().any(|record| plan.fail_on.contains(&record.category));
+    Ok(if failed_to_start || failing_category { 1 } else { 0 })
 }
 
 /// Reads the campaign in `root` and its job's plan.

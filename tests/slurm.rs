@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -274,7 +275,10 @@ fn interrupt_cancels_array() {
     }
     let job = sleeping_job(4, 30);
     let shared = job.path().join("shared");
+    // A process group of its own, which gets SIGINT as a terminal's foreground group gets
+    // Ctrl+C: cellrun and any squeue it runs at that moment.
     let child = cellrun(job.path(), &["run", "job.yaml", "--slurm", "--shards", "2", "--output", shared.to_str().unwrap()])
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -286,7 +290,7 @@ fn interrupt_cancels_array() {
     };
     wait_until("both shards run", || running(0) && running(1));
     std::thread::sleep(Duration::from_millis(500));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
     let started = Instant::now();
     let output = wait_output(child);
 

@@ -6,6 +6,7 @@
 //! `SLURM_CONF` and the other SLURM variables pass through the environment unchanged.
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use super::error::SlurmError;
@@ -90,10 +91,15 @@ fn task_state(name: &str) -> TaskState {
 }
 
 /// Runs `program` with `args` and returns its standard output.
+///
+/// The command runs in a process group of its own, so that Ctrl+C in the terminal reaches
+/// only cellrun, which then cancels the campaign with `scancel`, and not a `squeue` that
+/// happens to run at that moment.
 fn run(program: &str, args: &[String]) -> Result<String, SlurmError> {
     let command_line = format!("{program} {}", args.join(" "));
     let output = Command::new(program)
         .args(args)
+        .process_group(0)
         .output()
         .map_err(|source| SlurmError::CommandMissing { command: program.to_string(), source })?;
     if !output.status.success() {

@@ -196,6 +196,9 @@ pub fn watch(dir: &CampaignDir, scheduler: &dyn Scheduler, options: &WatchOption
     loop {
         let view = match overview(dir, &campaign, options.total_runs, scheduler) {
             Ok(view) => view,
+            Err(_) if options.interrupt.is_set() => {
+                return cancel(dir, &campaign, scheduler, options).map(WatchEnd::Interrupted);
+            }
             Err(error @ SlurmError::CommandFailed { .. })
                 if query_failures < MAX_QUERY_FAILURES && !options.interrupt.is_set() =>
             {

@@ -358,6 +358,31 @@ fn rootless_shards_match_local_run() {
 }
 
 #[test]
+fn failing_shard_given_up() {
+    if !require_slurm() {
+        return;
+    }
+    // Runs of 2 cores cannot get a slot in a task of 1 CPU, so every attempt of the shard
+    // fails in the pre-flight check.
+    let job = common::job_dir(&[("job.yaml", "commands:\n  wide:\n    command: [\"true\"]\n    limits: {cores: 2}\n")]);
+    let shared = job.path().join("shared");
+    let output = run_to_end(
+        job.path(),
+        &["run", "job.yaml", "--slurm", "--sbatch-arg=--cpus-per-task=1", "--output", shared.to_str().unwrap()],
+    );
+
+    assert_eq!(output.status.code(), Some(4), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains("shard 0 ("), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains("failed after 3 attempts"), "stderr: {}", stderr(&output));
+    assert_eq!(job_ids(&shared).len(), 3);
+    let status = read_json(&shared.join("status/0.json"));
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["exit_code"], 2);
+    assert!(status["message"].as_str().unwrap().contains("cores"), "{status}");
+    assert_eq!(verdicts(&shared), Vec::new());
+}
+
+#[test]
 fn filter_divides_selected_runs() {
     if !require_slurm() {
         return;

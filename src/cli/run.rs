@@ -24,6 +24,7 @@ Exit status:
   1    a run could not be started, or a run's category is in the job's `fail_on` list
   2    invalid job file or command line, or the batch could not start (see the message)
   3    the result directory could not be written during the batch
+  4    with --slurm: a shard was still lost after its last attempt
   130  interrupted by Ctrl+C or SIGTERM; continue with --resume DIR";
 
 /// Run every run of a job file in its own container and write a result directory.

@@ -9,7 +9,7 @@
 //! valid from the top directory too. Nothing in the output depends on when the merge ran,
 //! so merging again without new shard results gives byte-identical files.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -85,10 +85,12 @@ pub fn merge(root: &Path) -> Result<MergeReport, SlurmError> {
             by_id.insert(record.run_id.as_str(), (shard, record));
         }
     }
+    let run_dirs: HashSet<PathBuf> = plan.runs.iter().map(|run| paths::files_dir(&run.id)).collect();
     let mut records = Vec::new();
     for run in &plan.runs {
         if let Some(&(shard, record)) = by_id.get(run.id.as_str()) {
             link_run_files(&dir.shard_dir(shard), root, record)?;
+            remove_stale_files(&dir.shard_dir(shard), root, record, &run_dirs)?;
             records.push(record.clone());
         }
     }
@@ -176,6 +178,32 @@ fn link_run_files(shard_dir: &Path, root: &Path, record: &RunRecord) -> Result<(
         }
         let relative = entry.path().strip_prefix(shard_dir).expect("walked below the shard directory");
         link(entry.path(), &root.join(relative))?;
+    }
+    Ok(())
+}
+
+/// Removes files below the run's `files/<run id>/` in `root` that its shard no longer has,
+/// such as result files of an interrupted attempt that the shard removed when it continued.
+/// Directories of other runs below it (`a/b` below `a`) are left alone.
+fn remove_stale_files(shard_dir: &Path, root: &Path, record: &RunRecord, run_dirs: &HashSet<PathBuf>) -> Result<(), SlurmError> {
+    let own = paths::files_dir(&record.run_id);
+    let merged_dir = root.join(&own);
+    if !merged_dir.is_dir() {
+        return Ok(());
+    }
+    let other_run = |path: &Path| {
+        let relative = path.strip_prefix(root).expect("walked below the root");
+        relative != own && run_dirs.contains(relative)
+    };
+    let walk = walkdir::WalkDir::new(&merged_dir).into_iter().filter_entry(|entry| !other_run(entry.path()));
+    for entry in walk.flatten() {
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(root).expect("walked below the root");
+        if std::fs::symlink_metadata(shard_dir.join(relative)).is_err() {
+            std::fs::remove_file(entry.path()).map_err(|source| SlurmError::Write { path: entry.path().to_path_buf(), source })?;
+        }
     }
     Ok(())
 }
@@ -296,6 +324,26 @@ mod tests {
         link(&source, &target).unwrap();
         assert_eq!(std::fs::metadata(&target).unwrap().ino(), first);
         assert_eq!(std::fs::read(&target).unwrap(), b"output");
+    }
+
+    #[test]
+    fn stale_result_files_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let shard = root.path().join("shards/0");
+        let write = |path: &Path| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        };
+        write(&shard.join("files/a/kept"));
+        write(&root.path().join("files/a/kept"));
+        write(&root.path().join("files/a/old/stale"));
+        write(&root.path().join("files/a/b/of-run-a-b"));
+        let run_dirs: HashSet<PathBuf> = ["a", "a/b"].iter().map(|id| paths::files_dir(id)).collect();
+
+        remove_stale_files(&shard, root.path(), &sample("a"), &run_dirs).unwrap();
+        assert!(root.path().join("files/a/kept").exists());
+        assert!(!root.path().join("files/a/old/stale").exists());
+        assert!(root.path().join("files/a/b/of-run-a-b").exists());
     }
 
     #[test]

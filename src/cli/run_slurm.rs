@@ -159,7 +159,7 @@ pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError
         cellrun,
         partition: args.slurm.partition.clone(),
         max_concurrent: args.slurm.max_concurrent,
-        sbatch_args: sbatch_args(plan, &args.slurm.sbatch_args),
+        sbatch_args: sbatch_args(plan, args.parallel, &args.slurm.sbatch_args),
         filter: args.filter.clone(),
         run_options: run_options(args),
     };
@@ -174,9 +174,10 @@ pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError
     follow(&dir, plan, args.quiet)
 }
 
-/// Builds the `sbatch` arguments: requests for the CPUs and memory of one slot, unless the
-/// user's arguments make their own, then the user's.
-fn sbatch_args(plan: &Plan, user: &[String]) -> Vec<String> {
+/// Builds the `sbatch` arguments: requests for the CPUs and memory of the shard's slots,
+/// unless the user's arguments make their own, then the user's. A shard has `--parallel`
+/// slots, else the job's `parallel`, else one.
+fn sbatch_args(plan: &Plan, parallel: Option<usize>, user: &[String]) -> Vec<String> {
     let names = |names: &[&str]| user.iter().any(|arg| names.iter().any(|name| arg == name || arg.starts_with(&format!("{name}="))));
     let cores = plan.runs.iter().filter_map(|run| run.settings.limits.cores).max().unwrap_or(1).max(1) as u64;
     let memory = plan.runs.iter().filter_map(|run| run.settings.limits.memory).map(|memory| memory.0).max();
@@ -184,7 +185,8 @@ fn sbatch_args(plan: &Plan, user: &[String]) -> Vec<String> {
     let mut args = Vec::new();
     let own_cpus = names(&["--cpus-per-task", "-c"]) || user.iter().any(|arg| arg.starts_with("-c") && arg.len() > 2);
     if !own_cpus {
-        args.push(format!("--cpus-per-task={cores}"));
+        let slots = parallel.or(plan.parallel).unwrap_or(1).max(1) as u64;
+        args.push(format!("--cpus-per-task={}", cores * slots));
     }
     if let Some(memory) = memory
         && !names(&["--mem", "--mem-per-cpu", "--mem-per-gpu"])
@@ -282,15 +284,20 @@ mod tests {
 
     #[test]
     fn requests_follow_limits() {
-        assert_eq!(sbatch_args(&plan(Some(2), Some(1000)), &[]), ["--cpus-per-task=2", "--mem-per-cpu=500M"]);
-        assert_eq!(sbatch_args(&plan(None, None), &[]), ["--cpus-per-task=1"]);
+        assert_eq!(sbatch_args(&plan(Some(2), Some(1000)), None, &[]), ["--cpus-per-task=2", "--mem-per-cpu=500M"]);
+        assert_eq!(sbatch_args(&plan(None, None), None, &[]), ["--cpus-per-task=1"]);
+    }
+
+    #[test]
+    fn requests_cover_parallel_slots() {
+        assert_eq!(sbatch_args(&plan(Some(2), Some(1000)), Some(3), &[]), ["--cpus-per-task=6", "--mem-per-cpu=500M"]);
     }
 
     #[test]
     fn user_requests_replace_own() {
         let user = vec!["--cpus-per-task=8".to_string(), "--mem=4G".to_string()];
-        assert_eq!(sbatch_args(&plan(Some(2), Some(1000)), &user), user);
+        assert_eq!(sbatch_args(&plan(Some(2), Some(1000)), Some(2), &user), user);
         let short = vec!["-c4".to_string()];
-        assert_eq!(sbatch_args(&plan(Some(2), None), &short), short);
+        assert_eq!(sbatch_args(&plan(Some(2), None), None, &short), short);
     }
 }

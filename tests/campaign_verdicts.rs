@@ -59,6 +59,7 @@ fn rules(entry: &Entry) -> VerdictRules {
             .iter()
             .map(|(name, pattern)| ColumnRule { name: name.clone(), pattern: pattern.clone() })
             .collect(),
+        ..VerdictRules::default()
     }
 }
 

@@ -34,12 +34,12 @@ pub struct Judgement {
 
 /// Judges a run from its log file contents, by the rules in the module documentation.
 ///
-/// Compiles the rules on every call: the batch compiles them once per tool with
-/// [`VerdictRules::compile`] and calls [`judge_compiled`]. An invalid pattern, which the
-/// job-file check rejects before any run, yields the status `error (invalid verdict rule)`.
+/// The rules are compiled on the first call and the compiled form is kept in `rules`. An
+/// invalid pattern, which the job-file check rejects before any run, yields the status
+/// `error (invalid verdict rule)`.
 pub fn judge(rules: Option<&VerdictRules>, outcome: &RunOutcome, log: &[u8], expected: Option<&str>) -> Judgement {
-    match rules.map(VerdictRules::compile).transpose() {
-        Ok(compiled) => judge_compiled(compiled.as_ref(), outcome, log, expected),
+    match rules.map(VerdictRules::compiled).transpose() {
+        Ok(compiled) => judge_compiled(compiled, outcome, log, expected),
         Err(error) => {
             tracing::error!(%error, "invalid verdict rule");
             Judgement {

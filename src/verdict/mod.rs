@@ -27,6 +27,29 @@ pub struct VerdictRules {
     pub output: Vec<OutputRule>,
     /// Named values extracted from the output, which become extra CSV columns.
     pub columns: Vec<ColumnRule>,
+    /// The compiled regular expressions, built on first use and shared by every run of the
+    /// tool, since a plan shares one `VerdictRules` per tool.
+    #[serde(skip)]
+    pub compiled: CompiledCache,
+}
+
+/// A lazily filled cache of compiled rules; it never takes part in comparisons.
+#[derive(Clone, Debug, Default)]
+pub struct CompiledCache(std::sync::OnceLock<Result<CompiledRules, String>>);
+
+impl PartialEq for CompiledCache {
+    fn eq(&self, _: &CompiledCache) -> bool {
+        true
+    }
+}
+
+impl Eq for CompiledCache {}
+
+impl VerdictRules {
+    /// Returns the compiled rules, compiling them on the first call.
+    pub fn compiled(&self) -> Result<&CompiledRules, &str> {
+        self.compiled.0.get_or_init(|| self.compile().map_err(|error| error.to_string())).as_ref().map_err(String::as_str)
+    }
 }
 
 /// One regular expression over the tool's output and the answer it means.

@@ -1,7 +1,7 @@
 //! The SLURM backend: `sbatch --parsable`, `squeue` and `scancel`, which every cluster has.
 //!
 //! `squeue -r -t all` lists each array task on its own line, finished ones included, until
-//! the controller forgets them (`MinJobAge`, 300 s by default). cellrun never needs more
+//! the controller drops them (`MinJobAge`, 300 s by default). cellrun never needs more
 //! from SLURM than "pending, running or gone": what a shard did is in its files.
 //! `SLURM_CONF` and the other SLURM variables pass through the environment unchanged.
 
@@ -39,7 +39,7 @@ impl Scheduler for SlurmCommands {
     }
 }
 
-/// The arguments of `sbatch` for `submission`.
+/// Builds the arguments of `sbatch` for `submission`.
 pub fn sbatch_args(submission: &Submission) -> Vec<String> {
     let tasks: Vec<String> = submission.tasks.iter().map(usize::to_string).collect();
     let mut array = format!("--array={}", tasks.join(","));
@@ -61,13 +61,13 @@ pub fn sbatch_args(submission: &Submission) -> Vec<String> {
     args
 }
 
-/// The job id of `sbatch --parsable`, which prints `ID` or `ID;CLUSTER`.
+/// Parses the job id that `sbatch --parsable` prints as `ID` or `ID;CLUSTER`.
 fn parse_job_id(output: &str) -> Option<JobId> {
     let id = output.trim().split(';').next()?.trim();
     (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit())).then(|| JobId(id.to_string()))
 }
 
-/// Task states from lines `JOB_TASK|STATE`; lines of other jobs or without a task are skipped.
+/// Parses task states from lines `JOB_TASK|STATE`, skipping lines of other jobs or without a task.
 fn parse_squeue(output: &str, job: &JobId) -> BTreeMap<usize, TaskState> {
     let prefix = format!("{}_", job.0);
     let mut states = BTreeMap::new();

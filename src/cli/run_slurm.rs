@@ -164,7 +164,7 @@ pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError
         run_options: run_options(args),
     };
     let mut campaign = slurm::create(&dir, new)?;
-    let job_id = slurm::submit_shards(&dir, &mut campaign, &SlurmCommands, (0..shards).collect())?;
+    let job_id = slurm::submit_shards(&dir, &mut campaign, &SlurmCommands::default(), (0..shards).collect())?;
     eprintln!("cellrun: submitted {} runs in {shards} shards as array job {job_id}; results go to {}", plan.runs.len(), root.display());
 
     if args.slurm.detach {
@@ -214,7 +214,7 @@ fn run_options(args: &RunArgs) -> Vec<String> {
 pub fn follow(dir: &CampaignDir, plan: &Plan, quiet: bool) -> Result<i32, SlurmError> {
     let interrupt = Interrupt::install().map_err(SlurmError::Signals)?;
     let options = WatchOptions { total_runs: plan.runs.len(), progress: !quiet, interrupt: &interrupt };
-    let end = slurm::watch(dir, &SlurmCommands, &options)?;
+    let end = slurm::watch(dir, &SlurmCommands::default(), &options)?;
     let report = slurm::merge(dir.root())?;
 
     let mut tally = Tally::default();

@@ -42,7 +42,7 @@ fn execute(args: &StatusArgs) -> Result<i32, SlurmError> {
         return run_slurm::follow(&dir, &plan, args.quiet);
     }
 
-    let overview = slurm::overview(&dir, &campaign, plan.runs.len(), &SlurmCommands)?;
+    let overview = slurm::overview(&dir, &campaign, plan.runs.len(), &SlurmCommands::default())?;
     println!("shard  state      runs     attempts  job       node");
     for shard in &overview.shards {
         let runs = format!("{}/{}", shard.runs_done, shard.runs);

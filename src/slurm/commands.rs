@@ -4,17 +4,23 @@
 //! the controller drops them (`MinJobAge`, 300 s by default). cellrun never needs more
 //! from SLURM than "pending, running or gone": what a shard did is in its files.
 //! `SLURM_CONF` and the other SLURM variables pass through the environment unchanged.
+//! Where the cluster keeps accounting, `sacct` names the final state of a task that `squeue`
+//! no longer lists. Without accounting `sacct` fails, and cellrun stops asking it.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::SlurmError;
 use super::scheduler::{JobId, Scheduler, Submission, TaskState};
 
 /// The SLURM commands on `PATH`.
-#[derive(Clone, Debug, Default)]
-pub struct SlurmCommands;
+#[derive(Debug, Default)]
+pub struct SlurmCommands {
+    /// Set once `sacct` failed, because the cluster keeps no accounting.
+    no_accounting: AtomicBool,
+}
 
 impl Scheduler for SlurmCommands {
     fn submit(&self, submission: &Submission) -> Result<JobId, SlurmError> {
@@ -37,6 +43,25 @@ impl Scheduler for SlurmCommands {
     fn cancel(&self, job: &JobId) -> Result<(), SlurmError> {
         run("scancel", std::slice::from_ref(&job.0)).map(|_| ())
     }
+
+    fn accounted_state(&self, job: &JobId, task: usize) -> Option<String> {
+        if self.no_accounting.load(Ordering::Relaxed) {
+            return None;
+        }
+        let args = ["-n", "-P", "-X", "-j", &format!("{job}_{task}"), "-o", "State"].map(String::from);
+        match run("sacct", &args) {
+            Ok(output) => parse_sacct_state(&output),
+            Err(_) => {
+                self.no_accounting.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// Parses the state of `sacct -o State`, such as `CANCELLED by 1000`, to its name.
+fn parse_sacct_state(output: &str) -> Option<String> {
+    output.lines().next()?.split_whitespace().next().map(str::to_string)
 }
 
 /// Builds the arguments of `sbatch` for `submission`.
@@ -136,6 +161,13 @@ mod tests {
         assert_eq!(states[&1], TaskState::Running);
         assert_eq!(states[&2], TaskState::Pending);
         assert_eq!(states[&3], TaskState::Ended("TIMEOUT".into()));
+    }
+
+    #[test]
+    fn sacct_state_parsed() {
+        assert_eq!(parse_sacct_state("CANCELLED by 1000\n"), Some("CANCELLED".into()));
+        assert_eq!(parse_sacct_state("TIMEOUT\n"), Some("TIMEOUT".into()));
+        assert_eq!(parse_sacct_state(""), None);
     }
 
     #[test]

@@ -58,4 +58,10 @@ pub trait Scheduler {
 
     /// Cancels the tasks of `job` that have not ended.
     fn cancel(&self, job: &JobId) -> Result<(), SlurmError>;
+
+    /// Returns the final state of a task that [`Scheduler::task_states`] no longer lists,
+    /// from the scheduler's accounting where it keeps one.
+    fn accounted_state(&self, _job: &JobId, _task: usize) -> Option<String> {
+        None
+    }
 }

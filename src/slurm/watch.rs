@@ -125,6 +125,11 @@ pub fn overview(
             }
             None => None,
         };
+        let finished = status.as_ref().is_some_and(|status| status.state == ShardState::Finished);
+        let task = match (&task, &job) {
+            (None, Some(job)) if !finished => scheduler.accounted_state(job, shard).map(TaskState::Ended),
+            _ => task,
+        };
         let attempts = campaign.attempts(shard);
         let view = classify(status.as_ref(), task.as_ref(), attempts >= campaign.max_attempts);
         shards.push(ShardProgress {

@@ -165,7 +165,12 @@ pub fn submit(args: &RunArgs, plan: &Plan, job: &[u8]) -> Result<i32, SlurmError
     };
     let mut campaign = slurm::create(&dir, new)?;
     let job_id = slurm::submit_shards(&dir, &mut campaign, &SlurmCommands::default(), (0..shards).collect())?;
-    eprintln!("cellrun: submitted {} runs in {shards} shards as array job {job_id}; results go to {}", plan.runs.len(), root.display());
+    let shard_word = if shards == 1 { "shard" } else { "shards" };
+    eprintln!(
+        "cellrun: submitted the job's {} runs in {shards} {shard_word} as array job {job_id}; results go to {}",
+        plan.runs.len(),
+        root.display()
+    );
 
     if args.slurm.detach {
         eprintln!("cellrun: follow the campaign with `cellrun status {} --wait`", root.display());

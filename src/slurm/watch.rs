@@ -15,7 +15,10 @@ use super::scheduler::{JobId, Scheduler, TaskState};
 use super::shard::ShardSpec;
 use super::status::{ShardState, ShardStatus};
 use super::submit::submit_shards;
+use serde::Deserialize;
+
 use crate::results::JOURNAL;
+use crate::sandbox::TerminationReason;
 use crate::schedule::Interrupt;
 
 /// Shortest and longest time between two looks at the campaign; the interval grows while
@@ -135,7 +138,7 @@ pub fn overview(
         shards.push(ShardProgress {
             shard,
             view,
-            runs_done: journal_lines(dir, shard),
+            runs_done: runs_done(dir, shard),
             runs: ShardSpec { index: shard, count: campaign.shards }.size(total_runs),
             attempts,
             job,
@@ -165,10 +168,25 @@ fn classify(status: Option<&ShardStatus>, task: Option<&TaskState>, last_attempt
     if last_attempt { ShardView::GaveUp(reason) } else { ShardView::Lost(reason) }
 }
 
-/// Counts the complete lines in a shard's journal, which are its runs done. A run recorded
-/// by two attempts counts twice until the second attempt rewrites the journal.
-fn journal_lines(dir: &CampaignDir, shard: usize) -> usize {
-    std::fs::read(dir.shard_dir(shard).join(JOURNAL)).map(|bytes| bytes.iter().filter(|&&byte| byte == b'\n').count()).unwrap_or(0)
+/// The fields of a journal line that tell whether its run is done.
+#[derive(Deserialize)]
+struct JournalLine {
+    run_id: String,
+    termination_reason: Option<String>,
+}
+
+/// Counts the runs done in a shard's journal: run ids whose last record is not an
+/// interrupted attempt. Lines that do not parse, such as a torn last line, are skipped.
+fn runs_done(dir: &CampaignDir, shard: usize) -> usize {
+    let Ok(bytes) = std::fs::read(dir.shard_dir(shard).join(JOURNAL)) else { return 0 };
+    let killed = TerminationReason::Killed.name();
+    let mut done: HashMap<String, bool> = HashMap::new();
+    for line in bytes.split(|&byte| byte == b'\n') {
+        if let Ok(line) = serde_json::from_slice::<JournalLine>(line) {
+            done.insert(line.run_id, line.termination_reason.as_deref() != Some(killed));
+        }
+    }
+    done.values().filter(|&&done| done).count()
 }
 
 /// Settings of [`watch`].
@@ -351,6 +369,18 @@ mod tests {
             classify(Some(&interrupted), Some(&TaskState::Ended("CANCELLED".into())), true),
             ShardView::GaveUp("CANCELLED, cellrun exited with 130".into())
         );
+    }
+
+    #[test]
+    fn runs_done_skip_interrupted_attempts() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = CampaignDir::new(root.path());
+        std::fs::create_dir_all(dir.shard_dir(0)).unwrap();
+        let line = |id: &str, reason: &str| format!("{{\"run_id\":\"{id}\",\"termination_reason\":{reason}}}\n");
+        let journal = [line("a", "null"), line("b", "\"killed\""), line("c", "\"killed\""), line("c", "null"), "{\"run_id\":\"d".into()];
+        std::fs::write(dir.shard_dir(0).join(JOURNAL), journal.concat()).unwrap();
+        assert_eq!(runs_done(&dir, 0), 2);
+        assert_eq!(runs_done(&dir, 1), 0);
     }
 
     #[test]

@@ -81,7 +81,13 @@ pub fn result_dirs(args: &RunArgs) -> (Option<PathBuf>, Option<PathBuf>) {
         (Some(root), Some(spec)) => {
             let dir = CampaignDir::new(root);
             let shard_dir = dir.shard_dir(spec.index);
-            if dir.shard_started(spec.index) { (None, Some(shard_dir)) } else { (Some(shard_dir), None) }
+            if dir.shard_started(spec.index) {
+                return (None, Some(shard_dir));
+            }
+            // An attempt that died while creating the directory left no meta.json and no
+            // journal, so nothing in it is worth keeping, and a new batch needs it empty.
+            let _ = std::fs::remove_dir_all(&shard_dir);
+            (Some(shard_dir), None)
         }
         _ => (args.output.clone(), args.resume.clone()),
     }
@@ -285,6 +291,31 @@ mod tests {
         let text = format!("commands:\n  a:\n    command: [true]\n    limits: {{{limits}}}\n");
         std::fs::write(&job, text).unwrap();
         crate::plan::load(&job).unwrap()
+    }
+
+    fn run_args(words: &[&str]) -> RunArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(words).unwrap();
+        match cli.command {
+            crate::cli::Command::Run(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shard_of_campaign_creates_then_resumes() {
+        let root = tempfile::tempdir().unwrap();
+        let campaign = root.path().to_str().unwrap();
+        let args = run_args(&["cellrun", "run", "job.yaml", "--shard", "1/2", "--shard-of", campaign]);
+        let shard_dir = root.path().join("shards/1");
+
+        std::fs::create_dir_all(shard_dir.join("logs")).unwrap();
+        assert_eq!(result_dirs(&args), (Some(shard_dir.clone()), None));
+        assert!(!shard_dir.exists(), "the directory of a dead first attempt is removed");
+
+        std::fs::create_dir_all(&shard_dir).unwrap();
+        std::fs::write(shard_dir.join("meta.json"), b"{}").unwrap();
+        assert_eq!(result_dirs(&args), (None, Some(shard_dir)));
     }
 
     #[test]

@@ -2,9 +2,12 @@
 
 pub mod check;
 pub mod exec;
+pub mod merge;
 pub mod report;
 pub mod run;
+pub mod run_slurm;
 pub mod schema;
+pub mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -22,12 +25,16 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run one command in a container with limits and print its measurements, like `runexec`.
     Exec(exec::ExecArgs),
+    /// Merge the shards of a SLURM campaign into one result directory.
+    Merge(merge::MergeArgs),
     /// Print a table per tool and config from a result directory.
     Report(report::ReportArgs),
     /// Run every run of a job file, in parallel containers, into a result directory.
     Run(run::RunArgs),
     /// Print the JSON Schema of job files, for editors with a YAML language server.
     Schema,
+    /// Show the shards of a SLURM campaign, or follow it to its end with --wait.
+    Status(status::StatusArgs),
 }
 
 /// Runs the subcommand and returns the process exit status.
@@ -38,6 +45,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Report(args) => report::run(args),
         Command::Run(args) => run::run(args),
         Command::Schema => schema::run(),
+        Command::Merge(args) => merge::run(&args),
+        Command::Status(args) => status::run(&args),
     }
 }
 

@@ -8,6 +8,9 @@ use thiserror::Error;
 use crate::plan::{Plan, PlannedRun};
 use crate::report::{outcome, progress::ProgressMode};
 use crate::schedule::{self, BatchError, BatchOptions, Executor, Interrupt, RunFilter, Topology};
+use crate::slurm::SlurmError;
+
+use super::run_slurm::{self, ShardRun, SlurmArgs};
 
 /// Exit status when the job file or the command line is invalid, or the batch cannot start.
 pub const USAGE_EXIT: i32 = 2;
@@ -21,6 +24,7 @@ Exit status:
   1    a run could not be started, or a run's category is in the job's `fail_on` list
   2    invalid job file or command line, or the batch could not start (see the message)
   3    the result directory could not be written during the batch
+  4    with --slurm: a shard was still lost after its last attempt
   130  interrupted by Ctrl+C or SIGTERM; continue with --resume DIR";
 
 /// Run every run of a job file in its own container and write a result directory.
@@ -62,6 +66,9 @@ pub struct RunArgs {
     /// Show no progress and no final report; errors are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
 }
 
 /// A failure of `cellrun run` before its batch ended.
@@ -77,6 +84,8 @@ pub enum RunCommandError {
     Signals(std::io::Error),
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error(transparent)]
+    Slurm(#[from] SlurmError),
 }
 
 impl RunCommandError {
@@ -90,30 +99,40 @@ impl RunCommandError {
 
 /// Runs `cellrun run` and returns the process exit status.
 pub fn run(args: RunArgs) -> i32 {
-    match execute(&args) {
-        Ok(code) => code,
+    let shard = ShardRun::start(&args);
+    let (code, message) = match execute(&args) {
+        Ok(code) => (code, None),
         Err(error) => {
             match &error {
                 // The job file's errors carry their own `error:` prefixes and locations.
                 RunCommandError::Job(errors) => eprintln!("{errors}"),
                 _ => eprintln!("cellrun: error: {error}"),
             }
-            error.exit_code()
+            (error.exit_code(), Some(error.to_string()))
         }
+    };
+    if let Some(shard) = shard {
+        shard.finish(code, message);
     }
+    code
 }
 
 fn execute(args: &RunArgs) -> Result<i32, RunCommandError> {
     let job = std::fs::read(&args.job).map_err(|source| RunCommandError::ReadJob { path: args.job.clone(), source })?;
-    let plan = load_job(&args.job)?;
+    let mut plan = load_job(&args.job)?;
+    if args.slurm.slurm {
+        return Ok(run_slurm::submit(args, &plan, &job)?);
+    }
+    run_slurm::select_shard(args, &mut plan)?;
     let filter = args.filter.as_deref().map(RunFilter::new).transpose().map_err(BatchError::from)?;
-    let executor = open_executor()?;
+    let executor = run_slurm::within_allocation(open_executor()?);
     let resources = executor.resources();
     let topology = Topology::read_sysfs(Path::new("/sys"), &resources.cpus);
 
+    let (output, resume) = run_slurm::result_dirs(args);
     let options = BatchOptions {
-        output: args.output.clone(),
-        resume: args.resume.clone(),
+        output,
+        resume,
         force_resume: args.force_resume,
         parallel: args.parallel,
         filter,

@@ -4,7 +4,7 @@
 //! summary and `meta.json` are derived views, replaced atomically so that neither a reader nor
 //! a crash can leave half a file.
 
-mod atomic;
+pub mod atomic;
 mod dir;
 mod error;
 pub mod escape;

@@ -166,7 +166,7 @@ impl Cgroups {
     }
 
     /// Lets the kernel prepare the next move of a process into a cgroup in the background,
-    /// while the container is set up; on v1 only, where the move waits for an RCU grace
+    /// while the container is set up. Only v1 needs it: there the move waits for an RCU grace
     /// period unless another move happened shortly before (see
     /// `V1Cgroups::start_attach_grace_period`).
     pub fn prepare_attach(&self) {

@@ -221,3 +221,18 @@ fn summary_lists_mount_steps_in_order() {
     let proc = steps.iter().position(|step| step.contains("fresh /proc")).expect("fresh /proc");
     assert!(overlay_root < hidden_tmp && hidden_tmp < proc, "{summary}");
 }
+
+#[test]
+fn every_unknown_key_reported_at_once() {
+    let dir = job_dir(TASK_FILES);
+    let job = "nme: x\ndefaults:\n  limit: {memory: 1 GiB}\n  dirs: {readonly: [/]}\ncommands:\n  a:\n    comand: [true]\n";
+    common::write_file(dir.path(), "job.yaml", job);
+    let output = cellrun_in(dir.path(), &["check", "job.yaml"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    for (key, place) in [("nme", "job.yaml:1:1"), ("limit", "job.yaml:3:3"), ("readonly", "job.yaml:4:10"), ("comand", "job.yaml:7:5")] {
+        assert!(stderr.contains(&format!("unknown key `{key}`")), "{key} missing: {stderr}");
+        assert!(stderr.contains(place), "{place} missing: {stderr}");
+    }
+    assert!(stderr.contains("4 errors found"), "{stderr}");
+}

@@ -14,6 +14,8 @@ pub mod schema;
 pub mod setfile;
 pub mod settings;
 pub mod suggest;
+mod unknown_keys;
+pub use unknown_keys::find as find_unknown_keys;
 pub mod taskdef;
 pub mod verdict;
 

@@ -43,7 +43,16 @@ pub fn load(path: &Path) -> Result<Plan, JobErrors> {
     let raw = match crate::spec::parse(&text, path) {
         Ok(raw) => raw,
         Err(error) => {
-            errors.push(error);
+            // serde stops at the first unknown key; report every one of them at once.
+            let all_unknown = match error.error {
+                SpecError::UnknownKey { .. } => crate::spec::find_unknown_keys(&text, path),
+                _ => Vec::new(),
+            };
+            if all_unknown.is_empty() {
+                errors.push(error);
+            } else {
+                all_unknown.into_iter().for_each(|unknown| errors.push(unknown));
+            }
             return Err(errors);
         }
     };

@@ -57,7 +57,7 @@ pub enum SandboxError {
 /// base directory for per-run mount points.
 pub struct Sandbox {
     cgroups: Option<Cgroups>,
-    /// Why runs get no cgroup; only possible for a rootless sandbox.
+    /// The reason runs get no cgroup; only possible for a rootless sandbox.
     cgroup_unavailable: Option<String>,
     rootless: Option<IdMap>,
     helper: PathBuf,
@@ -104,8 +104,8 @@ impl Sandbox {
         Ok(Sandbox { cgroups, cgroup_unavailable, rootless, helper, scratch, fork_server, next_run: AtomicU64::new(0) })
     }
 
-    /// The cgroup hierarchy, for pre-flight checks of the scheduler; `None` for a rootless
-    /// sandbox without a delegated cgroup.
+    /// Returns the cgroup hierarchy, for pre-flight checks of the scheduler; `None` for a
+    /// rootless sandbox without a delegated cgroup.
     pub fn cgroups(&self) -> Option<&Cgroups> {
         self.cgroups.as_ref()
     }

@@ -62,7 +62,7 @@ fn walk(node: &Spanned<Node>, schema: &Value, file: &Path, found: &mut Vec<Locat
     }
 }
 
-/// The schema itself when it has `kind` as its type, or its `oneOf` alternative that does.
+/// Returns the schema itself when its type is `kind`, or its `oneOf` alternative of that type.
 fn alternative<'a>(schema: &'a Value, kind: &str) -> Option<&'a Value> {
     if schema.get("type").and_then(Value::as_str) == Some(kind) {
         return Some(schema);

@@ -165,6 +165,17 @@ impl Cgroups {
         }
     }
 
+    /// Creates cellrun's own `cellrun-<pid>` cgroup now instead of at the first run. On v2
+    /// this may move cellrun into a leaf cgroup, which must happen before cellrun starts
+    /// long-lived children such as the fork server: they would stay behind in the cgroup that
+    /// then has to pass controllers on, and the kernel rejects that while it has processes.
+    pub fn prepare(&self) -> Result<(), CgroupError> {
+        match &self.backend {
+            Backend::V1(v1) => v1.ensure_parent().map(|_| ()),
+            Backend::V2(v2) => v2.ensure_parent().map(|_| ()),
+        }
+    }
+
     /// Lets the kernel prepare the next move of a process into a cgroup in the background,
     /// while the container is set up. Only v1 needs it: there the move waits for an RCU grace
     /// period unless another move happened shortly before (see

@@ -56,15 +56,16 @@ pub enum SandboxError {
 /// Everything needed to execute runs: the cgroup hierarchy, the helper executable and the
 /// base directory for per-run mount points.
 pub struct Sandbox {
+    /// Forks the helper of each run; `None` when it could not start, and then each run
+    /// executes its helper. Declared first so that it ends before `cgroups` is dropped:
+    /// it lives in cellrun's own cgroup, which cannot be removed while it has processes.
+    fork_server: Option<ForkServer>,
     cgroups: Option<Cgroups>,
     /// The reason runs get no cgroup; only possible for a rootless sandbox.
     cgroup_unavailable: Option<String>,
     rootless: Option<IdMap>,
     helper: PathBuf,
     scratch: scratch::ScratchBase,
-    /// Forks the helper of each run; `None` when it could not start, and then each run
-    /// executes its helper.
-    fork_server: Option<ForkServer>,
     next_run: AtomicU64,
 }
 
@@ -91,6 +92,10 @@ impl Sandbox {
         };
         if let Some(cgroups) = &cgroups {
             sweep_stale_cgroups(cgroups);
+            // A failure here shows again, with its fix, when the first run creates its cgroup.
+            if let Err(error) = cgroups.prepare() {
+                tracing::debug!(%error, "cannot prepare cellrun's own cgroup before the first run");
+            }
         }
         // Started from the thread that creates the sandbox: the fork server ends with that
         // thread (parent-death signal), and the sandbox's runs end with the fork server.

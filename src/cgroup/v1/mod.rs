@@ -93,7 +93,7 @@ impl V1Cgroups {
     /// Creates `cellrun-<pid>` in every hierarchy unless it exists, and gives its cpuset the
     /// CPUs and memory nodes of cellrun's own cpuset, since a new v1 cpuset starts empty and
     /// accepts no process.
-    fn ensure_parent(&self) -> Result<Vec<(&V1Hierarchy, PathBuf)>, CgroupError> {
+    pub(super) fn ensure_parent(&self) -> Result<Vec<(&V1Hierarchy, PathBuf)>, CgroupError> {
         let _guard = self
             .parent_lock
             .lock()

@@ -27,7 +27,7 @@ pub struct Parent {
 impl V2Cgroups {
     /// Returns `cellrun-<pid>`, creating it with the controllers enabled for its children at
     /// the first call.
-    pub(super) fn ensure_parent(&self) -> Result<PathBuf, CgroupError> {
+    pub(in crate::cgroup) fn ensure_parent(&self) -> Result<PathBuf, CgroupError> {
         let mut parent = self
             .parent
             .lock()

@@ -74,37 +74,20 @@ fn counts(values: impl Iterator<Item = String>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::results::RunRecord;
+    use crate::results::record::tests::sample;
     use crate::schedule::SlotPlan;
     use crate::verdict::Category;
 
     fn record(run_id: &str, status: &str, walltime_s: f64) -> RunRecord {
         RunRecord {
-            run_id: run_id.into(),
-            tool: String::new(),
-            config: String::new(),
-            task_set: String::new(),
-            task: String::new(),
             status: status.into(),
             category: if status == "done" { Category::Missing } else { Category::Error },
-            expected: None,
-            exit_code: None,
-            exit_signal: None,
-            termination_reason: None,
             cputime_s: 30.0,
             walltime_s,
-            memory_bytes: None,
-            cores: String::new(),
-            started_at: String::new(),
-            log: String::new(),
-            files: 0,
-            failure: None,
-            output_truncated: false,
-            columns: BTreeMap::new(),
-            notes: Vec::new(),
+            ..sample(run_id)
         }
     }
 

@@ -104,35 +104,11 @@ mod tests {
 
 #[cfg(test)]
 mod tally_tests {
-    use std::collections::BTreeMap;
-
     use super::*;
+    use crate::results::record::tests::sample;
 
     fn record(status: &str, category: Category) -> RunRecord {
-        RunRecord {
-            run_id: "r".into(),
-            tool: String::new(),
-            config: String::new(),
-            task_set: String::new(),
-            task: String::new(),
-            status: status.into(),
-            category,
-            expected: None,
-            exit_code: None,
-            exit_signal: None,
-            termination_reason: None,
-            cputime_s: 0.0,
-            walltime_s: 0.0,
-            memory_bytes: None,
-            cores: String::new(),
-            started_at: String::new(),
-            log: String::new(),
-            files: 0,
-            failure: None,
-            output_truncated: false,
-            columns: BTreeMap::new(),
-            notes: Vec::new(),
-        }
+        RunRecord { status: status.into(), category, ..sample("r") }
     }
 
     #[test]

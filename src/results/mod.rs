@@ -12,7 +12,7 @@ pub mod journal;
 pub mod meta;
 pub mod paths;
 pub mod probe;
-mod record;
+pub(crate) mod record;
 pub mod summary;
 
 pub use dir::{Inspection, JOB_COPY, JOURNAL, META, ResultDir, Resumed, SUMMARY};

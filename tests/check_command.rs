@@ -219,7 +219,8 @@ fn summary_lists_mount_steps_in_order() {
     let overlay_root = steps.iter().position(|step| step.contains("overlay /:")).expect("overlay of /");
     let hidden_tmp = steps.iter().position(|step| step.contains("hidden /tmp")).expect("hidden /tmp");
     let proc = steps.iter().position(|step| step.contains("fresh /proc")).expect("fresh /proc");
-    assert!(overlay_root < hidden_tmp && hidden_tmp < proc, "{summary}");
+    assert!(overlay_root < hidden_tmp, "{summary}");
+    assert!(hidden_tmp < proc, "{summary}");
 }
 
 #[test]

@@ -165,10 +165,12 @@ impl Cgroups {
         }
     }
 
-    /// Creates cellrun's own `cellrun-<pid>` cgroup now instead of at the first run. On v2
-    /// this may move cellrun into a leaf cgroup, which must happen before cellrun starts
-    /// long-lived children such as the fork server: they would stay behind in the cgroup that
-    /// then has to pass controllers on, and the kernel rejects that while it has processes.
+    /// Creates cellrun's own `cellrun-<pid>` cgroup now instead of at the first run.
+    ///
+    /// On v2 this may move cellrun into a leaf cgroup. That must happen before cellrun starts
+    /// long-lived children such as the fork server, because they would stay behind in the
+    /// cgroup that then passes controllers on, and the kernel rejects that while it has
+    /// processes.
     pub fn prepare(&self) -> Result<(), CgroupError> {
         match &self.backend {
             Backend::V1(v1) => v1.ensure_parent().map(|_| ()),
@@ -244,8 +246,8 @@ impl RunBackend {
 }
 
 impl RunCgroup {
-    /// The `cgroup.procs` file of the run's cgroup in every hierarchy; a process joins the
-    /// cgroup by writing `0` to each.
+    /// Returns the `cgroup.procs` file of the run's cgroup in every hierarchy. A process joins
+    /// the cgroup by writing `0` to each.
     pub fn procs_files(&self) -> Vec<PathBuf> {
         self.paths.iter().map(|path| path.join("cgroup.procs")).collect()
     }

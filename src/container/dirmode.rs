@@ -24,7 +24,7 @@ pub enum DirMode {
 }
 
 impl DirMode {
-    /// The key that names this mode in job files.
+    /// Returns the key that names this mode in job files.
     pub fn key(self) -> &'static str {
         match self {
             DirMode::Hidden => "hidden",
@@ -65,7 +65,7 @@ impl Default for DirModes {
 }
 
 impl DirModes {
-    /// An empty set; [`DirModes::mode_of`] then treats `/` as overlay.
+    /// Creates an empty set; [`DirModes::mode_of`] then treats `/` as overlay.
     pub fn empty() -> Self {
         DirModes { modes: BTreeMap::new() }
     }
@@ -81,7 +81,7 @@ impl DirModes {
         self.modes.remove(&normalize(path));
     }
 
-    /// The mode in force at `path`: the mode of its closest configured ancestor (or itself).
+    /// Returns the mode in force at `path`: the mode of its closest configured ancestor (or itself).
     /// `/` counts as overlay when no mode is set for it.
     pub fn mode_of(&self, path: &Path) -> DirMode {
         let mut current = Some(path);

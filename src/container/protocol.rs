@@ -1,9 +1,10 @@
 //! The messages between the supervisor (a thread of cellrun) and its container.
 //!
 //! Processes, in order of creation:
-//! 1. The supervisor spawns `cellrun __container-init` (the *helper*) with three pipes:
-//!    stdin carries one JSON line, the [`InitConfig`]; stdout carries [`Message`] lines back;
-//!    stderr is the tool's output pipe, which the supervisor reads and stores. Usually the
+//! 1. The supervisor starts the *helper* (`cellrun __container-init`, or a child of the fork
+//!    server) with three pipes. Stdin carries one JSON line, the [`InitConfig`]. Stdout
+//!    carries [`Message`] lines back. Stderr is the tool's output pipe, which the supervisor
+//!    reads and stores. Usually the
 //!    helper is not executed but forked by the sandbox's fork server (see `fork_server`),
 //!    which passes the same configuration and pipes.
 //! 2. The helper reads the configuration. Being a fresh single-threaded process, it may fork
@@ -69,7 +70,7 @@ pub struct IdMap {
 /// A report from the helper or the init, one JSON line each.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
-    /// The init's PID as the supervisor sees it.
+    /// The init's PID in the supervisor's PID namespace.
     InitPid(i32),
     /// The container could not be set up or the tool could not be started.
     SetupFailed(String),
@@ -95,8 +96,8 @@ pub fn collected(result_files: Vec<PathBuf>, skipped: Vec<SkippedFile>, cputime_
     }
 }
 
-/// Writes one message to the supervisor. A failed write means the supervisor is gone, and
-/// then nobody is left to tell.
+/// Writes one message to the supervisor. A failed write is ignored, because it means the
+/// supervisor is gone and no reader is left.
 pub fn send(message: &Message) {
     let mut line = match serde_json::to_vec(message) {
         Ok(line) => line,

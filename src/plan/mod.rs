@@ -75,7 +75,7 @@ pub struct PlannedRun {
 pub struct RunSettings {
     pub limits: Limits,
     pub dirs: DirModes,
-    /// Whether the run may use the host's network; otherwise it sees only loopback.
+    /// Whether the run may use the host's network; otherwise it has only loopback.
     pub network: bool,
     pub env: EnvSettings,
     /// The working directory of the run, absolute.

@@ -74,7 +74,6 @@ fn counts(values: impl Iterator<Item = String>) -> String {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::results::RunRecord;
     use crate::results::record::tests::sample;

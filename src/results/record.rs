@@ -34,7 +34,7 @@ pub struct RunRecord {
     pub log: String,
     /// Number of result files collected.
     pub files: usize,
-    /// Why the run failed to start, when it did.
+    /// The reason the run failed to start, when it did.
     pub failure: Option<String>,
     /// Whether the stored output was cut to the output limit.
     pub output_truncated: bool,
@@ -50,7 +50,7 @@ pub struct RunRecord {
 pub(crate) mod tests {
     use super::*;
 
-    /// A finished run with plain values, for tests of the journal and the summary.
+    /// Builds a finished run with plain values, for tests of the journal and the summary.
     pub(crate) fn sample(run_id: &str) -> RunRecord {
         RunRecord {
             run_id: run_id.to_string(),

@@ -1,4 +1,4 @@
-//! What one run produced: how it ended and what it used.
+//! The result of one run: how it ended and the resources it used.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// How the tool's main process ended.
+/// The way the tool's main process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitStatus {
@@ -16,7 +16,7 @@ pub enum ExitStatus {
     Signaled(i32),
 }
 
-/// Why cellrun stopped a run. Absent when the tool ended by itself.
+/// The reason cellrun stopped a run. Absent when the tool ended by itself.
 ///
 /// The names are `runexec`'s `terminationreason` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ pub enum TerminationReason {
 }
 
 impl TerminationReason {
-    /// The `runexec` name of the reason.
+    /// Returns the `runexec` name of the reason.
     pub fn name(self) -> &'static str {
         match self {
             TerminationReason::CpuTime => "cputime",
@@ -66,11 +66,11 @@ impl fmt::Display for TerminationReason {
 pub struct RunOutcome {
     /// When the tool was started, or when setup began for a run that never started.
     pub started_at: jiff::Timestamp,
-    /// How the main process ended; `None` when it never started.
+    /// The main process's end; `None` when it never started.
     pub exit: Option<ExitStatus>,
-    /// Why cellrun stopped the run, if it did.
+    /// The reason cellrun stopped the run, if it did.
     pub termination: Option<TerminationReason>,
-    /// What went wrong, for a run whose termination reason is `failed`.
+    /// The error message of a run whose termination reason is `failed`.
     pub failure: Option<String>,
     /// CPU time of every process of the run, user and system.
     pub cputime: Duration,
@@ -98,7 +98,7 @@ pub struct SkippedFile {
 }
 
 impl RunOutcome {
-    /// An outcome for a run that could not be set up or started.
+    /// Builds the outcome of a run that could not be set up or started.
     pub fn failed(started_at: jiff::Timestamp, message: String) -> RunOutcome {
         RunOutcome {
             started_at,

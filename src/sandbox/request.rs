@@ -1,4 +1,4 @@
-//! What the caller asks of one run.
+//! The request for one run: command, limits, directory modes and output paths.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,13 +21,13 @@ pub struct RunRequest {
     pub stdin: Option<PathBuf>,
     pub limits: Limits,
     pub dirs: DirModes,
-    /// Whether the run may use the host's network; otherwise it sees only loopback.
+    /// Whether the run may use the host's network; otherwise it has only loopback.
     pub network: bool,
     /// Glob patterns of result files, relative to `workdir` or absolute.
     pub result_patterns: Vec<String>,
-    /// Where result files are copied; nothing is collected when `None`.
+    /// Directory that result files are copied to; nothing is collected when `None`.
     pub result_dir: Option<PathBuf>,
-    /// Where the tool's standard output and error go, after a header naming the command.
+    /// File for the tool's standard output and error, after a header naming the command.
     pub log_path: PathBuf,
     /// CPUs the run may use; all CPUs of cellrun's own cpuset when `None`.
     pub cpus: Option<Vec<usize>>,
@@ -40,7 +40,7 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    /// The limits of this request that only a cgroup can enforce.
+    /// Returns the limits of this request that only a cgroup can enforce.
     pub fn limits_needing_cgroup(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.limits.memory.is_some() {

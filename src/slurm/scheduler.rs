@@ -38,7 +38,7 @@ pub struct Submission {
     pub extra_args: Vec<String>,
 }
 
-/// What the scheduler reports about one array task.
+/// The scheduler's report on one array task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskState {
     Pending,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::SlurmError;
 use crate::results::atomic;
 
-/// How a shard's last attempt stands.
+/// The state of a shard's last attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ShardState {
@@ -41,7 +41,7 @@ pub struct ShardStatus {
     /// RFC 3339 times of the latest attempt.
     pub started_at: String,
     pub ended_at: Option<String>,
-    /// Why the attempt failed, when it did.
+    /// The reason the attempt failed, when it did.
     pub message: Option<String>,
 }
 

@@ -87,7 +87,7 @@ impl Category {
     pub const ALL: [Category; 5] =
         [Category::Correct, Category::Wrong, Category::Unknown, Category::Error, Category::Missing];
 
-    /// The name used in job files, CSV files and messages.
+    /// Returns the name used in job files, CSV files and messages.
     pub fn name(self) -> &'static str {
         match self {
             Category::Correct => "correct",

@@ -50,8 +50,10 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn expand_large_job(criterion: &mut Criterion) {
-    // Not under /tmp: runs see /tmp as hidden, so check rejects input files there.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("create temp dir");
+    // Not under /tmp, nor in the build directory, which may be in a clone below /tmp: runs
+    // see /tmp as hidden, so check rejects input files there.
+    std::fs::create_dir_all("/var/tmp/cellrun-bench").expect("create /var/tmp/cellrun-bench");
+    let dir = tempfile::tempdir_in("/var/tmp/cellrun-bench").expect("create temp dir");
     generate(dir.path());
     let job = dir.path().join("job.yaml");
 

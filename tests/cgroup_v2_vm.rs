@@ -263,7 +263,8 @@ fn nobody_dir(name: &str) -> PathBuf {
 
 /// Creates a fresh working directory outside `/tmp`, which containers hide by default.
 fn test_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("v2-{name}"));
+    // Not the build directory: a clone below /tmp would put it below a hidden directory.
+    let dir = Path::new("/var/tmp/cellrun-tests").join(format!("v2-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -1,6 +1,8 @@
 //! Property test: expanding the same job file twice gives the same runs in the same order,
 //! and run ids are unique, or else every error is a reported run-id collision.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use cellrun::spec::SpecError;
@@ -41,7 +43,7 @@ fn job_yaml(job: &Job) -> String {
 }
 
 fn write_job(job: &Job) -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tempfile::tempdir_in(common::tests_base()).unwrap();
     for file in job.task_sets.values().flatten() {
         let path = dir.path().join(file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -92,7 +94,7 @@ proptest! {
         let valid = "defaults:\n  limits: {memory: 1 GiB}\n  dirs: {hidden: [/tmp]}\ntools:\n  a:\n    command: [sh, \"{input}\"]\n    configs: {x: [-x], y: {options: [-y]}}\ntasks:\n  s:\n    files: [\"*.cnf\"]\nruns:\n  - tools: [a]\n";
         let at = valid.char_indices().map(|(index, _)| index).nth(cut % valid.len()).unwrap_or(0);
         let mutated = format!("{}{insert}{}", &valid[..at], &valid[at..]);
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = tempfile::tempdir_in(common::tests_base()).unwrap();
         let path = dir.path().join("job.yaml");
         std::fs::write(&path, &mutated).unwrap();
         if let Err(errors) = cellrun::plan::load(&path) {

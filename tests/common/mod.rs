@@ -34,10 +34,18 @@ pub fn require_root() -> bool {
     false
 }
 
-/// A fresh directory for one test on the host disk. Not below /tmp, which containers hide
-/// by default.
+/// The directory below which tests create their files: `CELLRUN_TEST_DIR`, or
+/// `/var/tmp/cellrun-tests`. It must not lie below `/tmp`, which containers hide by default,
+/// so it does not follow the build directory, which may be in a clone below `/tmp`.
+pub fn tests_base() -> PathBuf {
+    let base = std::env::var_os("CELLRUN_TEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/cellrun-tests"));
+    std::fs::create_dir_all(&base).unwrap();
+    base
+}
+
+/// A fresh directory for one test, below [`tests_base`].
 pub fn test_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let dir = tests_base().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -145,7 +153,7 @@ fn owner_alive(pid: &str) -> bool {
 /// Creates a temporary job directory holding `files` (path, contents); files under `bin/`
 /// are made executable. The directory is not under `/tmp`, which runs see as hidden.
 pub fn job_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("create temp dir");
+    let dir = tempfile::tempdir_in(tests_base()).expect("create temp dir");
     for (path, contents) in files {
         write_file(dir.path(), path, contents);
     }
